@@ -1,0 +1,194 @@
+"""Build a :class:`Flow` from a parsed (and merged) flow document: shape, then meaning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aftersales_flow._problems import Problems
+from aftersales_flow._shape import (
+    FLOW_KEYS,
+    NAME,
+    REQUIRED_FLOW_KEYS,
+    TRANSITION_KEYS,
+    ShapeChecker,
+    _kind,
+)
+from aftersales_flow._validate import check_meaning
+from aftersales_flow._yaml import Mark, MarkedDict
+from aftersales_flow.model import FieldSpec, Flow, Transition, thaw
+from aftersales_flow.rules._expr import Guard
+from aftersales_flow.rules._registry import RuleRegistry
+from aftersales_flow.states.state import Label, State
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted, compact JSON: the same data always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(definition: Any) -> str:
+    """sha256 of the canonical JSON of a flow definition."""
+    return hashlib.sha256(canonical_json(definition).encode()).hexdigest()
+
+
+def build_flow(
+    doc: Any, registry: RuleRegistry, *, file: str, source: str, brand: str | None = None
+) -> Flow:
+    """Check ``doc`` and build the flow, raising every problem found together."""
+    problems = Problems()
+    top_mark = Mark(file, 1, 1)
+    if not isinstance(doc, MarkedDict):
+        ShapeChecker(problems, registry, {}).mapping(doc, "a flow file", top_mark)
+        problems.raise_if_any()
+        raise AssertionError("unreachable")  # pragma: no cover
+    params_doc = doc.get("params", {})
+    params = thaw(params_doc) if isinstance(params_doc, dict) else {}
+    check = ShapeChecker(problems, registry, params)
+    check.keys(doc, FLOW_KEYS, "the flow", REQUIRED_FLOW_KEYS)
+    if "params" in doc:
+        check.mapping(params_doc, "'params'", doc.mark_of("params"))
+    name = check.name(doc, "flow", "the flow's") or "unnamed"
+    version = doc.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        check.shape(f"'version' must be a whole number of at least 1 (got {_kind(version)})", doc.mark_of("version"))
+        version = 1
+    label = check.label(doc, "label", "the flow", required=False) or Label(en=name, zh=name)
+    roles = frozenset(check.names(doc, "roles", "the flow"))
+
+    fields: dict[str, FieldSpec] = {}
+    fields_doc = check.mapping(doc.get("fields", MarkedDict()), "'fields'", doc.mark_of("fields")) if "fields" in doc else None
+    if fields_doc is not None:
+        for fname, fvalue in fields_doc.items():
+            if not _is_name(fname):
+                check.shape(f"field name {fname!r} must be snake_case", fields_doc.key_mark(fname))
+                continue
+            spec = check.field(fname, fvalue, fields_doc.mark_of(fname))
+            if spec is not None:
+                fields[fname] = spec
+
+    states: dict[str, State] = {}
+    state_marks: dict[str, Mark] = {}
+    states_doc = check.mapping(doc["states"], "'states'", doc.mark_of("states")) if "states" in doc else None
+    if states_doc is not None:
+        for sname, svalue in states_doc.items():
+            if not _is_name(sname):
+                check.shape(f"state name {sname!r} must be snake_case", states_doc.key_mark(sname))
+                continue
+            state = check.state(sname, svalue, states_doc.mark_of(sname))
+            if state is not None:
+                states[sname] = state
+                state_marks[sname] = states_doc.key_mark(sname)
+
+    starts = _transitions(check, doc, "start", start=True)
+    transitions = _transitions(check, doc, "transitions", start=False)
+
+    invariants: list[Guard] = []
+    if "invariants" in doc:
+        inv_doc = check.sequence(doc["invariants"], "'invariants'", doc.mark_of("invariants"))
+        for index, item in enumerate(inv_doc or []):
+            guard = check.guard(item, inv_doc.mark_of(index) if inv_doc is not None else doc.mark, "invariant")
+            if guard is not None:
+                invariants.append(guard)
+
+    check_meaning(
+        problems,
+        doc=doc,
+        roles=roles,
+        params=params,
+        fields=fields,
+        states=states,
+        state_marks=state_marks,
+        starts=[t for t, _ in starts],
+        transitions=[t for t, _ in transitions],
+        marks={id(t): m for t, m in (*starts, *transitions)},
+    )
+    problems.raise_if_any()
+    definition = thaw(doc)
+    definition.pop("brand", None)
+    if brand is not None:
+        definition["brand"] = brand
+    return Flow(
+        name=name,
+        version=version,
+        label=label,
+        brand=brand,
+        description=check.text(doc, "description", "the flow"),
+        roles=roles,
+        params=params,
+        fields=fields,
+        states=states,
+        starts=tuple(t for t, _ in starts),
+        transitions=tuple(t for t, _ in transitions),
+        invariants=tuple(invariants),
+        source=source,
+        content_hash=content_hash(definition),
+        definition=definition,
+    )
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(NAME.match(value))
+
+
+def _transitions(
+    check: ShapeChecker, doc: MarkedDict, key: str, *, start: bool
+) -> list[tuple[Transition, MarkedDict]]:
+    if key not in doc:
+        return []
+    items = check.sequence(doc[key], f"'{key}'", doc.mark_of(key))
+    if items is None:
+        return []
+    built: list[tuple[Transition, MarkedDict]] = []
+    for index, item in enumerate(items):
+        what = "start event" if start else "transition"
+        entry = check.mapping(item, f"{what} #{index + 1}", items.mark_of(index))
+        if entry is None:
+            continue
+        event = entry.get("event")
+        if isinstance(event, str):
+            what = f"{what} {event!r}"
+        allowed = {k: v for k, v in TRANSITION_KEYS.items() if not (start and k == "from")}
+        required = ("event", "to", "roles") if start else ("event", "from", "to", "roles")
+        check.keys(entry, allowed, what, required)
+        event_name = check.name(entry, "event", what)
+        target = check.name(entry, "to", what)
+        sources: tuple[str | None, ...] = (None,) if start else check.names(entry, "from", what, single_ok=True)
+        roles = frozenset(check.names(entry, "roles", what))
+        requires = check.names(entry, "requires", what)
+        accepts = check.names(entry, "accepts", what)
+        guard = check.guard(entry["guard"], entry.mark_of("guard"), f"{what} guard") if "guard" in entry else None
+        unless = check.guard(entry["unless"], entry.mark_of("unless"), f"{what} unless") if "unless" in entry else None
+        label = check.label(entry, "label", what, required=False)
+        setter: dict[str, Any] = {}
+        if "set" in entry:
+            set_doc = check.mapping(entry["set"], f"{what} 'set'", entry.mark_of("set"))
+            setter = thaw(set_doc) if set_doc is not None else {}
+        increment = check.names(entry, "increment", what)
+        stamp = check.names(entry, "stamp", what)
+        description = check.text(entry, "description", what)
+        if event_name is None or target is None or (not start and not sources):
+            continue
+        if ("guard" in entry and guard is None) or ("unless" in entry and unless is None):
+            continue
+        for source in sources:
+            transition = Transition(
+                event=event_name,
+                source=source,
+                target=target,
+                roles=roles,
+                requires=requires,
+                accepts=accepts,
+                guard=guard,
+                unless=unless,
+                label=label,
+                set=setter,
+                increment=increment,
+                stamp=stamp,
+                description=description,
+                where=str(entry.mark),
+            )
+            built.append((transition, entry))
+    return built
+

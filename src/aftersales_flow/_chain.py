@@ -1,0 +1,56 @@
+"""The per-instance hash chain of audit rows, shared by every store and by verification."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of an instance's first audit row."""
+
+CHAINED_COLUMNS: tuple[str, ...] = (
+    "instance_id",
+    "position",
+    "version",
+    "event",
+    "source",
+    "target",
+    "accepted",
+    "refusal",
+    "reasons",
+    "actor_id",
+    "actor_roles",
+    "on_behalf_of",
+    "channel",
+    "at",
+    "payload",
+    "changes",
+    "guards",
+    "idempotency_key",
+    "flow",
+    "flow_version",
+    "flow_hash",
+    "prev_hash",
+)
+"""Every column of an audit row that its hash covers, in order (all but ``seq`` and ``hash``)."""
+
+_SEP = "\x1f"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def row_hash(values: Sequence[Any]) -> str:
+    """sha256 over the chained column values of one row (in :data:`CHAINED_COLUMNS` order)."""
+    return hashlib.sha256(_SEP.join(map(_text, values)).encode()).hexdigest()
+
+
+def hash_of(row: Mapping[str, Any]) -> str:
+    """The hash a row with these column values must carry."""
+    return row_hash([row[c] for c in CHAINED_COLUMNS])

@@ -1,0 +1,232 @@
+"""Parse layer: YAML text to plain values that remember where each came from.
+
+Only safe loading: no tags but the standard scalar ones, no Python objects. Aliases are
+expanded with a budget so that an alias bomb is an error, not an out-of-memory. Every
+mapping becomes a :class:`MarkedDict` and every sequence a :class:`MarkedList`, each
+knowing the mark of itself and of every value inside.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+import yaml
+
+from aftersales_flow.errors import FlowSyntaxError
+
+try:  # libyaml is much faster; fall back to pure Python where it is missing
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+MAX_NODES = 200_000
+"""Most YAML nodes one file may expand to (aliases counted each time they are used)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences accepted."""
+MAX_BYTES = 4 * 1024 * 1024
+"""Largest flow file accepted."""
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_PLAIN_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, "tag:yaml.org,2002:timestamp"}
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+_FLOATISH = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
+
+
+@attrs.frozen
+class Mark:
+    """A place in a file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class MarkedDict(dict[str, Any]):
+    """A mapping from a YAML file, with the marks of itself, its keys and its values."""
+
+    mark: Mark
+    key_marks: dict[str, Mark]
+    value_marks: dict[str, Mark]
+
+    def mark_of(self, key: str) -> Mark:
+        """The mark of the value under ``key``, or of the mapping when the key is absent."""
+        return self.value_marks.get(key, self.mark)
+
+    def key_mark(self, key: str) -> Mark:
+        """The mark of ``key`` itself, or of the mapping when the key is absent."""
+        return self.key_marks.get(key, self.mark)
+
+
+class MarkedList(list[Any]):
+    """A sequence from a YAML file, with the marks of itself and of every item."""
+
+    mark: Mark
+    item_marks: list[Mark]
+
+    def mark_of(self, index: int) -> Mark:
+        """The mark of the item at ``index``."""
+        return self.item_marks[index] if 0 <= index < len(self.item_marks) else self.mark
+
+
+def marked_dict(mark: Mark, items: dict[str, Any] | None = None) -> MarkedDict:
+    """A new :class:`MarkedDict` whose entries all carry ``mark`` (for synthesised values)."""
+    result = MarkedDict(items or {})
+    result.mark = mark
+    result.key_marks = {k: mark for k in result}
+    result.value_marks = {k: mark for k in result}
+    return result
+
+
+def mark_of(value: Any, default: Mark) -> Mark:
+    """The mark of a container value, or ``default`` for a scalar."""
+    mark = getattr(value, "mark", None)
+    return mark if isinstance(mark, Mark) else default
+
+
+def _mark(node: yaml.Node, file: str) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.nodes = 0
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise FlowSyntaxError(
+                f"the file expands to more than {MAX_NODES} YAML nodes (an alias bomb?); "
+                "write each value out instead of multiplying aliases",
+                **_where(_mark(node, self.file)),
+            )
+        if depth > MAX_DEPTH:
+            raise FlowSyntaxError(
+                f"values are nested more than {MAX_DEPTH} levels deep; flatten the structure",
+                **_where(_mark(node, self.file)),
+            )
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return self._sequence(node, depth)
+        assert isinstance(node, yaml.ScalarNode)
+        return self._scalar(node)
+
+    def _check_tag(self, node: yaml.Node, allowed: set[str]) -> None:
+        if node.tag not in allowed:
+            raise FlowSyntaxError(
+                f"YAML tag {node.tag!r} is not allowed; flow files hold plain values only "
+                "(remove the tag)",
+                **_where(_mark(node, self.file)),
+            )
+
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> MarkedDict:
+        self._check_tag(node, {_MAP})
+        result = MarkedDict()
+        result.mark = _mark(node, self.file)
+        result.key_marks = {}
+        result.value_marks = {}
+        for key_node, value_node in node.value:
+            key_mark = _mark(key_node, self.file)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise FlowSyntaxError(
+                    "YAML merge keys ('<<') are not allowed; write the keys out", **_where(key_mark)
+                )
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise FlowSyntaxError("mapping keys must be plain words", **_where(key_mark))
+            key = self._scalar(key_node)
+            if not isinstance(key, str):
+                key = str(key_node.value)
+            if key in result:
+                first = result.key_marks[key]
+                raise FlowSyntaxError(
+                    f"duplicate key {key!r} (first at line {first.line}); keep only one",
+                    **_where(key_mark),
+                )
+            result.key_marks[key] = key_mark
+            result.value_marks[key] = _mark(value_node, self.file)
+            result[key] = self.build(value_node, depth + 1)
+        return result
+
+    def _sequence(self, node: yaml.SequenceNode, depth: int) -> MarkedList:
+        self._check_tag(node, {_SEQ})
+        result = MarkedList()
+        result.mark = _mark(node, self.file)
+        result.item_marks = []
+        for item in node.value:
+            result.item_marks.append(_mark(item, self.file))
+            result.append(self.build(item, depth + 1))
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        self._check_tag(node, _PLAIN_TAGS)
+        text: str = node.value
+        if node.style or node.tag == _STR:
+            return text
+        # YAML 1.1 reads 'yes', 'on', '12:00' and '2024-01-01' as bools, numbers and dates;
+        # flow files keep those as the text written.
+        if node.tag == _NULL:
+            return None
+        if node.tag == _BOOL:
+            low = text.lower()
+            return low == "true" if low in ("true", "false") else text
+        if node.tag == _INT and _DECIMAL.match(text):
+            return int(text.replace("_", ""))
+        if node.tag == _FLOAT and _FLOATISH.match(text):
+            return float(text.replace("_", ""))
+        return text
+
+
+def _where(mark: Mark) -> dict[str, Any]:
+    return {"file": mark.file, "line": mark.line, "column": mark.column}
+
+
+def parse_yaml(text: str | bytes, file: str) -> Any:
+    """Parse one YAML document into marked plain values, or raise :class:`FlowSyntaxError`."""
+    if len(text) > MAX_BYTES:
+        raise FlowSyntaxError(
+            f"the file is {len(text)} bytes, more than the {MAX_BYTES} accepted; split it",
+            file=file,
+            line=1,
+            column=1,
+        )
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = text[: exc.start].count(b"\n") + 1
+            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise FlowSyntaxError(
+                f"the file is not UTF-8 (byte 0x{text[exc.start]:02x}); save it as UTF-8",
+                file=file,
+                line=line,
+                column=column,
+            ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise FlowSyntaxError(f"invalid YAML: {problem}", file=file, line=line, column=column) from None
+    except yaml.YAMLError as exc:
+        raise FlowSyntaxError(f"invalid YAML: {exc}", file=file, line=1, column=1) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise FlowSyntaxError("the file is empty; a flow file is a YAML mapping", file=file, line=1, column=1)
+    return _Builder(file).build(node, 0)

@@ -1,0 +1,503 @@
+"""The engine: starts and fires events on instances, enforcing the flow, auditing everything.
+
+The engine is stateless between calls: an instance's head lives in the store, so any number
+of engines in any number of processes can serve one store. One command is one store
+transaction: check the idempotency key, read the head, decide, append the audit row,
+update the head, commit. A refusal is committed to the audit trail and then raised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from aftersales_flow import errors
+from aftersales_flow._build import canonical_json
+from aftersales_flow._machine import CompiledFlow
+from aftersales_flow._payload import apply_effects, check_payload, merge_payload
+from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
+from aftersales_flow._verify import verify_store
+from aftersales_flow.model import Flow, FlowSet, Transition
+from aftersales_flow.rules._expr import describe, evaluate
+from aftersales_flow.rules._registry import RuleContext
+from aftersales_flow.store import Head, Row, Store, StoreTransaction
+from aftersales_flow.values import (
+    Actor,
+    AuditEvent,
+    Instance,
+    Option,
+    Reason,
+    Step,
+    VerifyReport,
+)
+
+MAX_ID_LENGTH = 200
+"""Longest instance id or idempotency key accepted."""
+
+_REFUSALS: dict[str, type[errors.TransitionRefused]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.IllegalTransition,
+        errors.GuardRejected,
+        errors.RoleDenied,
+        errors.PayloadRejected,
+        errors.VersionConflict,
+        errors.UnknownInstance,
+        errors.DuplicateInstance,
+        errors.IdempotencyKeyReused,
+    )
+}
+
+
+@attrs.frozen(kw_only=True)
+class _Decision:
+    """What the engine decided for one command, before anything is written."""
+
+    flow: Flow | None
+    source: str | None
+    transition: Transition | None = None
+    refusal: type[errors.TransitionRefused] | None = None
+    reasons: tuple[Reason, ...] = ()
+    changes: Mapping[str, Any] = attrs.field(factory=dict)
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    guards: Mapping[str, bool] = attrs.field(factory=dict)
+
+
+def _check_text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise errors.InvalidCommand(f"{what} must be non-empty text of at most {MAX_ID_LENGTH} characters (got {value!r})")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise errors.InvalidCommand(f"{what} must not contain control characters (got {value!r})")
+    return value
+
+
+def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
+    seen: dict[tuple[str, str], Reason] = {}
+    for reason in reasons:
+        seen.setdefault((reason.code, reason.message), reason)
+    return tuple(seen.values())
+
+
+def _event_from_row(row: Row) -> AuditEvent:
+    roles = json.loads(row["actor_roles"])
+    return AuditEvent(
+        seq=row["seq"],
+        instance_id=row["instance_id"],
+        position=row["position"],
+        version=row["version"],
+        event=row["event"],
+        source=row["source"],
+        target=row["target"],
+        accepted=bool(row["accepted"]),
+        reasons=tuple(Reason(**r) for r in json.loads(row["reasons"])),
+        actor=Actor(row["actor_id"], roles=roles, on_behalf_of=row["on_behalf_of"], channel=row["channel"]),
+        at=parse_timestamp(row["at"]),
+        payload=json.loads(row["payload"]),
+        changes=json.loads(row["changes"]),
+        guards=json.loads(row["guards"]),
+        idempotency_key=row["idempotency_key"],
+        flow=row["flow"],
+        flow_version=row["flow_version"],
+        flow_hash=row["flow_hash"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def _step_from_row(row: Row, head_version: int | None = None) -> Step:
+    event = _event_from_row(row)
+    return Step(
+        instance_id=event.instance_id,
+        flow=event.flow,
+        flow_version=event.flow_version,
+        event=event.event,
+        source=event.source,
+        target=event.target,
+        version=event.version if event.version is not None else (head_version or 0),
+        actor=event.actor,
+        at=event.at,
+        accepted=event.accepted,
+        reasons=event.reasons,
+        seq=event.seq,
+    )
+
+
+class Engine:
+    """Runs a :class:`FlowSet` on a :class:`Store`.
+
+    ``clock`` returns an aware UTC datetime; it is read once per command, and everything
+    the command records uses that one reading.
+    """
+
+    def __init__(self, flows: FlowSet, store: Store, clock: Clock | None = None) -> None:
+        self.flows = flows
+        self.store = store
+        self.clock: Clock = clock or system_clock
+        self._compiled: dict[str, CompiledFlow] = {}
+
+    # --- commands ------------------------------------------------------------------------
+
+    def start(
+        self,
+        flow: str,
+        instance_id: str,
+        *,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Step:
+        """Create instance ``instance_id`` of ``flow`` through start event ``event``."""
+        definition = self.flows[flow]
+        return self._command(definition, instance_id, event, actor, payload, None, idempotency_key)
+
+    def fire(
+        self,
+        instance_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Step:
+        """Fire ``event`` on an instance; returns the accepted :class:`Step` or raises a refusal."""
+        return self._command(None, instance_id, event, actor, payload, expected_version, idempotency_key)
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise errors.InvalidCommand(f"the clock returned {now!r} without a time zone; return aware UTC times")
+        return now.astimezone(UTC)
+
+    def _command(
+        self,
+        start_flow: Flow | None,
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> Step:
+        _check_text(instance_id, "the instance id")
+        _check_text(event, "the event name")
+        if not isinstance(actor, Actor):
+            raise errors.InvalidCommand(f"actor must be an af.Actor (got {type(actor).__name__})")
+        if idempotency_key is not None:
+            _check_text(idempotency_key, "the idempotency key")
+        if payload is None:
+            payload = {}
+        elif not isinstance(payload, Mapping):
+            raise errors.InvalidCommand(f"payload must be a mapping (got {type(payload).__name__})")
+        try:
+            payload_text = canonical_json(payload)
+        except (TypeError, ValueError) as exc:
+            payload_text = canonical_json({"unrepresentable": repr(payload)[:500], "error": str(exc)})
+            payload = {"__unrepresentable__": True}
+        now = self._now()
+        refused: errors.TransitionRefused | None = None
+        with self.store.write() as tx:
+            if idempotency_key is not None:
+                prior = tx.find_key(idempotency_key)
+                if prior is not None:
+                    return self._repeat(tx, prior, instance_id, event, payload_text)
+            head = tx.head(instance_id)
+            decision = self._decide(start_flow, head, instance_id, event, actor, payload, expected_version, now)
+            row = self._row(decision, head, instance_id, event, actor, payload_text, idempotency_key, now)
+            if decision.flow is not None:
+                tx.ensure_flow(decision.flow)
+            stored = tx.append(row)
+            step = _step_from_row(stored, head.version if head else 0)
+            if decision.refusal is None:
+                assert decision.flow is not None and decision.transition is not None
+                at = format_timestamp(now)
+                tx.put_head(
+                    Head(
+                        id=instance_id,
+                        flow=decision.flow.name,
+                        flow_version=decision.flow.version,
+                        flow_hash=decision.flow.content_hash,
+                        state=decision.transition.target,
+                        version=step.version,
+                        data=canonical_json(decision.data),
+                        created_at=head.created_at if head else at,
+                        updated_at=at,
+                    )
+                )
+            else:
+                refused = decision.refusal(step, decision.reasons)
+        if refused is not None:
+            raise refused
+        return step
+
+    def _repeat(
+        self, tx: StoreTransaction, prior: Row, instance_id: str, event: str, payload_text: str
+    ) -> Step:
+        """A command whose idempotency key was seen: the original outcome, nothing written."""
+        if (prior["instance_id"], prior["event"], prior["payload"]) != (instance_id, event, payload_text):
+            head = tx.head(instance_id)
+            step = Step(
+                instance_id=instance_id,
+                flow=head.flow if head else "",
+                flow_version=head.flow_version if head else 0,
+                event=event,
+                source=head.state if head else None,
+                target=None,
+                version=head.version if head else 0,
+                actor=_event_from_row(prior).actor,
+                at=parse_timestamp(prior["at"]),
+                accepted=False,
+                reasons=(),
+            )
+            reason = Reason(
+                code="idempotency_key_reused",
+                message=(
+                    f"the idempotency key was already used for '{prior['event']}' on "
+                    f"{prior['instance_id']} (event #{prior['seq']}) with other data; use a new key"
+                ),
+                rule="idempotency",
+            )
+            raise errors.IdempotencyKeyReused(step, [reason])
+        step = _step_from_row(prior)
+        if prior["accepted"]:
+            return step
+        refusal = _REFUSALS.get(prior["refusal"] or "", errors.TransitionRefused)
+        raise refusal(step, step.reasons)
+
+    # --- deciding ------------------------------------------------------------------------
+
+    def _compiled_for(self, flow: Flow) -> CompiledFlow:
+        compiled = self._compiled.get(flow.content_hash)
+        if compiled is None:
+            compiled = self._compiled[flow.content_hash] = CompiledFlow(flow)
+        return compiled
+
+    def _flow_of(self, head: Head) -> Flow:
+        return self.flows[head.flow]
+
+    def _decide(
+        self,
+        start_flow: Flow | None,
+        head: Head | None,
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any],
+        expected_version: int | None,
+        now: datetime,
+    ) -> _Decision:
+        if start_flow is not None:
+            if head is not None:
+                reason = Reason(
+                    code="instance_exists",
+                    message=f"{instance_id} already exists (a {head.flow} in state '{head.state}')",
+                    rule="start",
+                )
+                return _Decision(flow=start_flow, source=head.state, refusal=errors.DuplicateInstance, reasons=(reason,))
+            return self._evaluate(start_flow, None, {}, instance_id, event, actor, payload, now)
+        if head is None:
+            reason = Reason(code="unknown_instance", message=f"there is no instance {instance_id}", rule="instance")
+            return _Decision(flow=None, source=None, refusal=errors.UnknownInstance, reasons=(reason,))
+        flow = self._flow_of(head)
+        if expected_version is not None and expected_version != head.version:
+            reason = Reason(
+                code="version_conflict",
+                message=(
+                    f"{instance_id} is at version {head.version}, not {expected_version}: someone else "
+                    "changed it; reload it and try again"
+                ),
+                rule="expected_version",
+            )
+            return _Decision(flow=flow, source=head.state, refusal=errors.VersionConflict, reasons=(reason,))
+        return self._evaluate(flow, head.state, json.loads(head.data), instance_id, event, actor, payload, now)
+
+    def _evaluate(
+        self,
+        flow: Flow,
+        source: str | None,
+        data: Mapping[str, Any],
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any],
+        now: datetime,
+    ) -> _Decision:
+        """Decide one command on a known head: the whole check, every reason collected."""
+        branches = flow.branches(source, event)
+        if not branches:
+            return _Decision(
+                flow=flow, source=source, refusal=errors.IllegalTransition,
+                reasons=(self._illegal_reason(flow, source, event),),
+            )
+        role_ok = [bool(actor.roles & b.roles) for b in branches]
+        reasons: list[Reason] = []
+        refusal: type[errors.TransitionRefused] | None = None
+        if not any(role_ok):
+            allowed = sorted(set().union(*(b.roles for b in branches)))
+            held = ", ".join(sorted(actor.roles)) or "no role"
+            reasons.append(
+                Reason(
+                    code="role_denied",
+                    message=f"'{event}' needs one of the roles {', '.join(allowed)}; {actor.id} holds {held}",
+                    rule="roles",
+                )
+            )
+            refusal = errors.RoleDenied
+        payload_reasons = check_payload(flow, event, branches, payload)
+        if payload_reasons:
+            reasons.extend(payload_reasons)
+            refusal = refusal or errors.PayloadRejected
+        prospective = merge_payload(flow, data, payload) if not payload_reasons else dict(data)
+        facts: dict[str, bool] = {}
+        verdicts: list[bool] = []
+        branch_effects: list[dict[str, Any]] = []
+        guard_reasons: list[Reason] = []
+        for branch, allowed_role in zip(branches, role_ok, strict=True):
+            ctx = RuleContext(
+                data=prospective, before=data, payload=payload, params=flow.params, now=now, actor=actor,
+                instance_id=instance_id, flow=flow.name, state=source, event=event, target=branch.target,
+            )
+            found: list[Reason] = []
+            if branch.guard is not None:
+                found.extend(evaluate(branch.guard, ctx, facts))
+            if branch.unless is not None and not evaluate(branch.unless, ctx, facts):
+                found.append(
+                    Reason(
+                        code="unless",
+                        message=f"not allowed while {describe(branch.unless, flow.params)}",
+                        rule=repr(branch.unless),
+                    )
+                )
+            effects = apply_effects(branch, prospective, now)
+            if flow.invariants:
+                after = attrs.evolve(ctx, data={**prospective, **effects})
+                for invariant in flow.invariants:
+                    found.extend(evaluate(invariant, after, facts))
+            branch_effects.append(effects)
+            guard_reasons.extend(found)
+            verdicts.append(allowed_role and not found)
+        if refusal is None:
+            chosen = self._compiled_for(flow).resolve(source, event, verdicts)
+            if chosen is not None:
+                index = branches.index(chosen)
+                changes = {key: prospective[key] for key in payload}
+                changes.update(branch_effects[index])
+                return _Decision(
+                    flow=flow, source=source, transition=chosen, changes=changes,
+                    data={**prospective, **branch_effects[index]}, guards=facts,
+                )
+            refusal = errors.GuardRejected
+        reasons.extend(guard_reasons)
+        return _Decision(flow=flow, source=source, refusal=refusal, reasons=_dedupe(reasons), guards=facts)
+
+    def _illegal_reason(self, flow: Flow, source: str | None, event: str) -> Reason:
+        if source is None:
+            starts = ", ".join(flow.events_from(None))
+            message = f"'{event}' cannot start a {flow.name}; start events: {starts}"
+        elif flow.states[source].terminal:
+            label = flow.states[source].label.en
+            message = f"the {flow.name} is in its final state '{source}' ({label}) and accepts no more events"
+        else:
+            possible = ", ".join(flow.events_from(source)) or "none"
+            message = f"'{event}' is not possible in state '{source}'; possible now: {possible}"
+        return Reason(code="illegal_transition", message=message, rule="flow")
+
+    def _row(
+        self,
+        decision: _Decision,
+        head: Head | None,
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload_text: str,
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        flow = decision.flow
+        accepted = decision.refusal is None
+        return {
+            "instance_id": instance_id,
+            "version": (head.version if head else 0) + 1 if accepted else None,
+            "event": event,
+            "source": decision.source,
+            "target": decision.transition.target if accepted and decision.transition else None,
+            "accepted": 1 if accepted else 0,
+            "refusal": None if accepted else decision.refusal.__name__ if decision.refusal else None,
+            "reasons": canonical_json([r.to_dict() for r in decision.reasons]),
+            "actor_id": actor.id,
+            "actor_roles": canonical_json(sorted(actor.roles)),
+            "on_behalf_of": actor.on_behalf_of,
+            "channel": actor.channel,
+            "at": format_timestamp(now),
+            "payload": payload_text,
+            "changes": canonical_json(decision.changes),
+            "guards": canonical_json(decision.guards),
+            "idempotency_key": idempotency_key,
+            "flow": flow.name if flow else (head.flow if head else ""),
+            "flow_version": flow.version if flow else 0,
+            "flow_hash": flow.content_hash if flow else "",
+        }
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _head(self, instance_id: str) -> Head:
+        head = self.store.head(instance_id)
+        if head is None:
+            raise errors.InstanceNotFound(f"there is no instance {instance_id!r}")
+        return head
+
+    def instance(self, instance_id: str) -> Instance:
+        """The instance's current head."""
+        head = self._head(instance_id)
+        return Instance(
+            id=head.id, flow=head.flow, flow_version=head.flow_version, state=head.state,
+            version=head.version, data=json.loads(head.data),
+        )
+
+    def options(self, instance_id: str, actor: Actor) -> list[Option]:
+        """What ``actor`` can do now: each event from the current state, allowed or with reasons.
+
+        Evaluated as if the event carried no payload, so required fields show up as reasons.
+        """
+        head = self._head(instance_id)
+        flow = self._flow_of(head)
+        data = json.loads(head.data)
+        now = self._now()
+        result = []
+        for event in flow.events_from(head.state):
+            decision = self._evaluate(flow, head.state, data, instance_id, event, actor, {}, now)
+            allowed = decision.refusal is None
+            target = decision.transition.target if decision.transition else flow.branches(head.state, event)[0].target
+            result.append(Option(event=event, target=target, allowed=allowed, reasons=decision.reasons))
+        return result
+
+    def history(self, instance_id: str) -> list[AuditEvent]:
+        """Every audit event of the instance in order, refused attempts included."""
+        return [_event_from_row(row) for row in self.store.events(instance_id)]
+
+    def replay(self, instance_id: str) -> Instance:
+        """The instance rebuilt from its audit events alone (the head is not read)."""
+        rows = [row for row in self.store.events(instance_id) if row["accepted"]]
+        if not rows:
+            raise errors.InstanceNotFound(f"there is no instance {instance_id!r}")
+        data: dict[str, Any] = {}
+        for row in rows:
+            data.update(json.loads(row["changes"]))
+        last = rows[-1]
+        return Instance(
+            id=instance_id, flow=last["flow"], flow_version=last["flow_version"], state=last["target"],
+            version=last["version"], data=data,
+        )
+
+    def events_since(self, seq: int, limit: int = 1000) -> list[AuditEvent]:
+        """Audit events after global sequence number ``seq``: the outbox subscribers read."""
+        return [_event_from_row(row) for row in self.store.events_since(seq, limit)]
+
+    def verify(self) -> VerifyReport:
+        """Check every chain, version sequence and head against the audit events."""
+        return verify_store(self.store)

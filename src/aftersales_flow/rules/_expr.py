@@ -1,0 +1,145 @@
+"""Guard expressions: rule calls combined with all / any / not, and their evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Union
+
+import attrs
+
+from aftersales_flow.rules._registry import RuleContext, RuleSpec
+from aftersales_flow.values import Reason
+
+
+@attrs.frozen
+class ParamRef:
+    """An argument that takes the value of one of the flow's parameters (``{param: name}``)."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"params.{self.name}"
+
+
+@attrs.frozen(kw_only=True)
+class RuleCall:
+    """A named rule with its arguments, as written in a guard."""
+
+    spec: RuleSpec
+    args: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The rule's name."""
+        return self.spec.name
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments with parameter references replaced by the parameters' values."""
+        return {k: params[v.name] if isinstance(v, ParamRef) else v for k, v in self.args}
+
+    def __repr__(self) -> str:
+        if not self.args:
+            return self.name
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.args)
+        return f"{self.name}({inner})"
+
+
+@attrs.frozen
+class AllOf:
+    """Holds when every item holds."""
+
+    items: tuple[Guard, ...]
+
+    def __repr__(self) -> str:
+        return "all(" + ", ".join(map(repr, self.items)) + ")"
+
+
+@attrs.frozen
+class AnyOf:
+    """Holds when at least one item holds."""
+
+    items: tuple[Guard, ...]
+
+    def __repr__(self) -> str:
+        return "any(" + ", ".join(map(repr, self.items)) + ")"
+
+
+@attrs.frozen
+class Not:
+    """Holds when its item does not."""
+
+    item: Guard
+
+    def __repr__(self) -> str:
+        return f"not({self.item!r})"
+
+
+Guard = Union[RuleCall, AllOf, AnyOf, Not]
+
+
+def rule_calls(guard: Guard | None) -> list[RuleCall]:
+    """Every rule call inside ``guard``, in order."""
+    if guard is None:
+        return []
+    if isinstance(guard, RuleCall):
+        return [guard]
+    if isinstance(guard, Not):
+        return rule_calls(guard.item)
+    return [call for item in guard.items for call in rule_calls(item)]
+
+
+def describe(guard: Guard, params: Mapping[str, Any]) -> str:
+    """A plain-words description of what ``guard`` demands."""
+    if isinstance(guard, RuleCall):
+        return guard.spec.describe(guard.resolve(params))
+    if isinstance(guard, Not):
+        return f"not ({describe(guard.item, params)})"
+    joiner = " and " if isinstance(guard, AllOf) else " or "
+    return joiner.join(describe(item, params) for item in guard.items)
+
+
+def _call(call: RuleCall, ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
+    try:
+        result = call.spec.function(ctx, **call.resolve(ctx.params))
+    except Exception as exc:  # noqa: BLE001 - a broken rule refuses (fails closed) and says why
+        result = f"the rule '{call.name}' could not be checked ({type(exc).__name__}: {exc})"
+    if result is None:
+        messages: list[str] = []
+    elif isinstance(result, str):
+        messages = [result]
+    else:
+        messages = list(result)
+    if facts is not None:
+        facts[repr(call)] = not messages
+    return [Reason(code=call.name, message=m, rule=call.name) for m in messages]
+
+
+def evaluate(guard: Guard, ctx: RuleContext, facts: dict[str, bool] | None = None) -> list[Reason]:
+    """Every reason ``guard`` fails for in ``ctx``; an empty list when it holds.
+
+    ``all`` evaluates each item, so a refusal names every missing fact; ``facts`` (when
+    given) collects each rule call's outcome for the audit record.
+    """
+    if isinstance(guard, RuleCall):
+        return _call(guard, ctx, facts)
+    if isinstance(guard, AllOf):
+        reasons: list[Reason] = []
+        for item in guard.items:
+            reasons.extend(evaluate(item, ctx, facts))
+        return reasons
+    if isinstance(guard, AnyOf):
+        failures: list[list[Reason]] = []
+        for item in guard.items:
+            found = evaluate(item, ctx, facts)
+            if not found:
+                return []
+            failures.append(found)
+        message = "one of these must hold: " + "; or ".join(
+            ", ".join(r.message for r in found) for found in failures
+        )
+        return [Reason(code="any", message=message, rule=" | ".join(repr(i) for i in guard.items))]
+    inner = evaluate(guard.item, ctx, facts)
+    if inner:
+        return []
+    what = describe(guard.item, ctx.params)
+    return [Reason(code="not", message=f"this must not be the case: {what}", rule=repr(guard))]

@@ -1,0 +1,201 @@
+"""The registry of named rules, and the context a rule sees."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import attrs
+
+from aftersales_flow.values import Actor
+
+MISSING: Any = object()
+"""Returned by :func:`get_path` when a field is absent."""
+
+
+def get_path(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` in ``data`` (``final_inspection.result``), or MISSING."""
+    if "." not in path:
+        return data.get(path, MISSING)
+    value: Any = data
+    for part in path.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
+            return MISSING
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class RuleContext:
+    """What a rule sees when it is evaluated.
+
+    ``data`` is the instance's data as it would be if the event were accepted (the current
+    data with the payload merged in); ``before`` is the data as stored now.
+    """
+
+    data: Mapping[str, Any]
+    before: Mapping[str, Any]
+    payload: Mapping[str, Any]
+    params: Mapping[str, Any]
+    now: datetime
+    actor: Actor
+    instance_id: str
+    flow: str
+    state: str | None
+    event: str
+    target: str | None = None
+
+    def get(self, path: str) -> Any:
+        """The value at ``path`` in :attr:`data`, or :data:`MISSING`."""
+        return get_path(self.data, path)
+
+
+RuleResult = Union[None, str, Iterable[str]]
+"""``None`` when the rule holds; else one message, or several, saying what is wrong."""
+
+RuleFunction = Callable[..., RuleResult]
+
+
+@attrs.frozen(kw_only=True)
+class RuleSpec:
+    """A registered rule: its name, function, description and parameters."""
+
+    name: str
+    function: RuleFunction = attrs.field(eq=False, repr=False)
+    description: str
+    required: frozenset[str]
+    optional: frozenset[str]
+    types: Mapping[str, tuple[type, ...]] = attrs.field(eq=False, repr=False)
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """Every parameter the rule takes."""
+        return self.required | self.optional
+
+    def describe(self, args: Mapping[str, Any]) -> str:
+        """The description with the arguments filled in where it names them."""
+        try:
+            return self.description.format_map(_Defaulting(args))
+        except (ValueError, IndexError, AttributeError):
+            return self.description
+
+
+class _Defaulting(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _accepted_types(annotation: Any) -> tuple[type, ...]:
+    origin = get_origin(annotation) or annotation
+    if origin is Union or str(origin) == "types.UnionType":
+        found: tuple[type, ...] = ()
+        for arg in get_args(annotation):
+            found += _accepted_types(arg)
+        return found
+    if origin is float:
+        return (int, float)
+    if origin in (list, tuple) or (isinstance(origin, type) and issubclass(origin, Iterable) and origin is not str):
+        if isinstance(origin, type) and issubclass(origin, Mapping):
+            return (dict,)
+        return (list,)
+    if origin is type(None):
+        return (type(None),)
+    if origin in (str, int, bool, dict):
+        return (origin,)
+    return (object,)
+
+
+class RuleRegistry:
+    """Named rules that guards refer to from YAML.
+
+    >>> registry = RuleRegistry()
+    >>> @registry.rule("has_plate", description="the vehicle's plate number is recorded")
+    ... def has_plate(ctx: RuleContext) -> str | None:
+    ...     return None if ctx.get("vehicle.plate") else "the plate number is not recorded"
+    """
+
+    def __init__(self, rules: Iterable[RuleSpec] = ()) -> None:
+        self._rules: dict[str, RuleSpec] = {spec.name: spec for spec in rules}
+
+    def rule(self, name: str, *, description: str) -> Callable[[RuleFunction], RuleFunction]:
+        """Register the decorated function under ``name``.
+
+        The function takes the :class:`RuleContext` first and its parameters as keyword-only
+        arguments; it returns ``None`` when the rule holds, else a message (or several)
+        saying in plain words what is missing.
+        """
+
+        def decorator(function: RuleFunction) -> RuleFunction:
+            self.register(name, function, description=description)
+            return function
+
+        return decorator
+
+    def register(self, name: str, function: RuleFunction, *, description: str) -> RuleSpec:
+        """Register ``function`` under ``name`` and return its spec."""
+        if not name.isidentifier() or name != name.lower():
+            raise ValueError(f"rule names are snake_case identifiers (got {name!r})")
+        if name in self._rules:
+            raise ValueError(f"a rule named {name!r} is already registered")
+        signature = inspect.signature(function)
+        params = list(signature.parameters.values())
+        if not params or params[0].kind not in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            raise ValueError(f"rule {name!r}: the first parameter must take the RuleContext")
+        required: set[str] = set()
+        optional: set[str] = set()
+        try:
+            hints = get_type_hints(function)
+        except Exception:  # noqa: BLE001 - unresolvable hints only lose type checking of arguments
+            hints = {}
+        types: dict[str, tuple[type, ...]] = {}
+        for param in params[1:]:
+            if param.kind is not inspect.Parameter.KEYWORD_ONLY:
+                raise ValueError(f"rule {name!r}: parameter {param.name!r} must be keyword-only")
+            (required if param.default is inspect.Parameter.empty else optional).add(param.name)
+            types[param.name] = _accepted_types(hints.get(param.name, object))
+        spec = RuleSpec(
+            name=name,
+            function=function,
+            description=description,
+            required=frozenset(required),
+            optional=frozenset(optional),
+            types=types,
+        )
+        self._rules[name] = spec
+        return spec
+
+    def get(self, name: str) -> RuleSpec | None:
+        """The rule registered under ``name``, or ``None``."""
+        return self._rules.get(name)
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._rules)
+
+    def copy(self) -> RuleRegistry:
+        """A new registry with the same rules, to extend without touching this one."""
+        return RuleRegistry(self._rules.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rules
+
+    def __iter__(self) -> Iterator[RuleSpec]:
+        return iter(self._rules.values())
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+
+DEFAULT_REGISTRY = RuleRegistry()
+"""The registry flows use unless told otherwise: generic and dealership rules."""
+
+
+def rule(name: str, *, description: str) -> Callable[[RuleFunction], RuleFunction]:
+    """Register a rule in the default registry (decorator)."""
+    return DEFAULT_REGISTRY.rule(name, description=description)

@@ -1,0 +1,326 @@
+"""The embedded audit store: one SQLite file, written through sqlite-utils and sqlite3.
+
+Writers take the lock with ``BEGIN IMMEDIATE`` and wait up to the busy timeout; the audit
+table refuses UPDATE and DELETE with triggers, and rows are never written with
+sqlite-utils' ``replace`` or ``ignore``. ``synchronous=FULL`` is the default so that an
+acknowledged event survives a power cut; ``NORMAL`` trades that for speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlite_utils
+
+from aftersales_flow._build import canonical_json
+from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
+from aftersales_flow._time import format_timestamp, system_clock
+from aftersales_flow.errors import StoreBusy, StoreCorrupt, StoreError
+from aftersales_flow.model import Flow, thaw
+from aftersales_flow.store import Head, Row
+
+SCHEMA_VERSION = 1
+
+_EVENT_COLUMNS: dict[str, type] = {
+    "seq": int,
+    "instance_id": str,
+    "position": int,
+    "version": int,
+    "event": str,
+    "source": str,
+    "target": str,
+    "accepted": int,
+    "refusal": str,
+    "reasons": str,
+    "actor_id": str,
+    "actor_roles": str,
+    "on_behalf_of": str,
+    "channel": str,
+    "at": str,
+    "payload": str,
+    "changes": str,
+    "guards": str,
+    "idempotency_key": str,
+    "flow": str,
+    "flow_version": int,
+    "flow_hash": str,
+    "prev_hash": str,
+    "hash": str,
+}
+_ROW_COLUMNS = tuple(_EVENT_COLUMNS)
+_INSERT = (
+    f"INSERT INTO events ({', '.join(CHAINED_COLUMNS)}, hash) "
+    f"VALUES ({', '.join('?' for _ in CHAINED_COLUMNS)}, ?)"
+)
+_SELECT = f"SELECT {', '.join(_ROW_COLUMNS)} FROM events"
+_HEAD_COLUMNS = ("id", "flow", "flow_version", "flow_hash", "state", "version", "data", "created_at", "updated_at")
+_APPEND_ONLY = ("events", "flows")
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _row(values: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(_ROW_COLUMNS, values, strict=True))
+
+
+def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreBusy(f"{path}: the store stayed locked by another writer past the busy timeout ({text})")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreCorrupt(f"{path}: the file is not a usable aftersales_flow database ({text})")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{path}: the store is read-only; nothing was written ({text})")
+    if "full" in text:
+        return StoreError(f"{path}: the disk is full; nothing was written ({text})")
+    return StoreError(f"{path}: {text}; nothing was written")
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection, store: SQLiteStore) -> None:
+        self.conn = conn
+        self.store = store
+
+    def find_key(self, key: str) -> Row | None:
+        found = self.conn.execute(f"{_SELECT} WHERE idempotency_key = ?", (key,)).fetchone()
+        return _row(found) if found else None
+
+    def head(self, instance_id: str) -> Head | None:
+        return self.store._head(self.conn, instance_id)
+
+    def append(self, row: Mapping[str, Any]) -> Row:
+        last = self.conn.execute(
+            "SELECT position, hash FROM events WHERE instance_id = ? ORDER BY position DESC LIMIT 1",
+            (row["instance_id"],),
+        ).fetchone()
+        full = dict(row)
+        full["position"], full["prev_hash"] = (last[0] + 1, last[1]) if last else (0, GENESIS)
+        values = [full[c] for c in CHAINED_COLUMNS]
+        full["hash"] = row_hash(values)
+        cursor = self.conn.execute(_INSERT, (*values, full["hash"]))
+        full["seq"] = cursor.lastrowid
+        return full
+
+    def put_head(self, head: Head) -> None:
+        self.conn.execute(
+            "INSERT INTO instances (id, flow, flow_version, flow_hash, state, version, data, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "flow = excluded.flow, flow_version = excluded.flow_version, flow_hash = excluded.flow_hash, "
+            "state = excluded.state, version = excluded.version, data = excluded.data, "
+            "updated_at = excluded.updated_at",
+            tuple(getattr(head, c) for c in _HEAD_COLUMNS),
+        )
+
+    def ensure_flow(self, flow: Flow) -> None:
+        if flow.content_hash in self.store._known_flows:
+            return
+        exists = self.conn.execute("SELECT 1 FROM flows WHERE hash = ?", (flow.content_hash,)).fetchone()
+        if not exists:
+            self.conn.execute(
+                "INSERT INTO flows (hash, name, version, brand, definition, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    flow.content_hash,
+                    flow.name,
+                    flow.version,
+                    flow.brand,
+                    canonical_json(thaw(flow.definition)),
+                    format_timestamp(system_clock()),
+                ),
+            )
+        self.store._pending_flows.add(flow.content_hash)
+
+
+class SQLiteStore:
+    """The embedded audit store in one SQLite file (``":memory:"`` for tests).
+
+    ``synchronous`` is ``"FULL"`` (default: an acknowledged event survives power loss) or
+    ``"NORMAL"`` (faster; the last transactions may be lost on power loss, never
+    corrupted). ``busy_timeout`` is how many seconds a writer waits for the lock before
+    :class:`StoreBusy` is raised.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = os.fspath(path)
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)} (got {synchronous!r})")
+        self.synchronous = mode
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._known_flows: set[str] = set()
+        self._pending_flows: set[str] = set()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {mode}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self.db = sqlite_utils.Database(self._conn)
+            self._ensure_schema()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+
+    # --- schema ------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        db = self.db
+        if "events" in db.table_names():
+            version = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if version is None or int(version[0]) != SCHEMA_VERSION:
+                raise StoreCorrupt(
+                    f"{self.path}: schema version {version[0] if version else 'missing'}, "
+                    f"this library reads version {SCHEMA_VERSION}"
+                )
+            return
+        if db.table_names():
+            raise StoreCorrupt(f"{self.path}: the database holds other tables; use a new file for the audit store")
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            db["meta"].create({"key": str, "value": str}, pk="key")
+            db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            db["events"].create(
+                _EVENT_COLUMNS,
+                pk="seq",
+                not_null={"instance_id", "position", "event", "accepted", "actor_id", "at", "flow", "hash", "prev_hash"},
+            )
+            db["events"].create_index(["instance_id", "position"], unique=True)
+            db["events"].create_index(["instance_id", "version"], unique=True)
+            db["events"].create_index(["idempotency_key"], unique=True)
+            db["instances"].create(
+                {
+                    "id": str,
+                    "flow": str,
+                    "flow_version": int,
+                    "flow_hash": str,
+                    "state": str,
+                    "version": int,
+                    "data": str,
+                    "created_at": str,
+                    "updated_at": str,
+                },
+                pk="id",
+                not_null={"flow", "flow_version", "flow_hash", "state", "version", "data"},
+            )
+            db["flows"].create(
+                {"hash": str, "name": str, "version": int, "brand": str, "definition": str, "stored_at": str},
+                pk="hash",
+            )
+            for table in _APPEND_ONLY:
+                for action in ("UPDATE", "DELETE"):
+                    self._conn.execute(
+                        f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                        f"BEGIN SELECT RAISE(ABORT, '{table} are append-only: {action} refused'); END"
+                    )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    # --- writing -----------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[_Transaction]:
+        """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+            try:
+                yield _Transaction(conn, self)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise _store_error(exc, self.path) from None
+            except BaseException:
+                self._rollback()
+                raise
+            self._known_flows |= self._pending_flows
+            self._pending_flows.clear()
+
+    def _rollback(self) -> None:
+        self._pending_flows.clear()
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:  # pragma: no cover - the connection is already unusable
+            pass
+
+    # --- reading -----------------------------------------------------------------------
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+
+    def _head(self, conn: sqlite3.Connection, instance_id: str) -> Head | None:
+        found = conn.execute(
+            f"SELECT {', '.join(_HEAD_COLUMNS)} FROM instances WHERE id = ?", (instance_id,)
+        ).fetchone()
+        return Head(**dict(zip(_HEAD_COLUMNS, found, strict=True))) if found else None
+
+    def head(self, instance_id: str) -> Head | None:
+        """The instance's head, or None."""
+        with self._lock:
+            try:
+                return self._head(self._conn, instance_id)
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+
+    def events(self, instance_id: str) -> list[Row]:
+        """The instance's audit rows in chain order, refused attempts included."""
+        return [_row(r) for r in self._read(f"{_SELECT} WHERE instance_id = ? ORDER BY position", (instance_id,))]
+
+    def iter_events(self) -> Iterator[Row]:
+        """Every audit row, grouped by instance, in chain order."""
+        for values in self._read(f"{_SELECT} ORDER BY instance_id, position"):
+            yield _row(values)
+
+    def iter_heads(self) -> Iterator[Head]:
+        """Every instance head, by id."""
+        for values in self._read(f"SELECT {', '.join(_HEAD_COLUMNS)} FROM instances ORDER BY id"):
+            yield Head(**dict(zip(_HEAD_COLUMNS, values, strict=True)))
+
+    def events_since(self, seq: int, limit: int = 1000) -> list[Row]:
+        """Audit rows after ``seq``, oldest first: the outbox subscribers read."""
+        return [_row(r) for r in self._read(f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))]
+
+    def flow_definition(self, content_hash: str) -> Mapping[str, Any] | None:
+        """A stored flow definition by content hash."""
+        found = self._read("SELECT definition FROM flows WHERE hash = ?", (content_hash,))
+        return json.loads(found[0][0]) if found else None
+
+    def count_events(self) -> int:
+        """How many audit rows the store holds."""
+        return int(self._read("SELECT count(*) FROM events")[0][0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r})"
