@@ -105,22 +105,24 @@ def check_payload(
                     code="undeclared_field",
                     message=f"'{event}' does not take the field '{key}'; it takes: {allowed}",
                     rule="payload",
+                    field=key,
                 )
             )
     required = set(branch_list[0].requires) if branch_list else set()
     for branch in branch_list[1:]:
         required &= set(branch.requires)
     for key in sorted(required):
-        if is_blank(payload.get(key)):
+        # An empty list or mapping is a statement ("no unresolved findings"); absence is not.
+        if payload.get(key) is None or payload.get(key) == "":
             reasons.append(
-                Reason(code="missing_field", message=f"'{event}' must record '{key}'", rule="payload")
+                Reason(code="missing_field", message=f"'{event}' must record '{key}'", rule="payload", field=key)
             )
     for key, value in payload.items():
         if key not in accepted:
             continue
         problem = _json_problem(value, 1, key)
         if problem:
-            reasons.append(Reason(code="bad_value", message=problem, rule="payload"))
+            reasons.append(Reason(code="bad_value", message=problem, rule="payload", field=key))
             continue
         spec = flow.fields[key]
         if not _type_ok(spec, value):
@@ -129,6 +131,7 @@ def check_payload(
                     code="wrong_type",
                     message=f"'{key}' must be {_WORDS[spec.type]} (got {_shown(value)})",
                     rule="payload",
+                    field=key,
                 )
             )
         elif spec.values is not None:
@@ -140,6 +143,7 @@ def check_payload(
                             code="bad_value",
                             message=f"'{key}' must be one of {', '.join(map(str, spec.values))} (got {item!r})",
                             rule="payload",
+                            field=key,
                         )
                     )
         if spec.key is not None and isinstance(value, list):
@@ -150,6 +154,7 @@ def check_payload(
                             code="missing_key",
                             message=f"'{key}' item #{index + 1} needs its '{spec.key}'",
                             rule="payload",
+                            field=key,
                         )
                     )
     return reasons

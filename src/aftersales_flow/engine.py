@@ -352,11 +352,13 @@ class Engine:
         if payload_reasons:
             reasons.extend(payload_reasons)
             refusal = refusal or errors.PayloadRejected
-        prospective = merge_payload(flow, data, payload) if not payload_reasons else dict(data)
+        # Guards still judge the rest of a faulty payload, so a refusal lists every problem.
+        usable = {k: v for k, v in payload.items() if k not in {r.field for r in payload_reasons}}
+        prospective = merge_payload(flow, data, usable)
         facts: dict[str, bool] = {}
         verdicts: list[bool] = []
         branch_effects: list[dict[str, Any]] = []
-        guard_reasons: list[Reason] = []
+        per_branch: list[list[Reason]] = []
         for branch, allowed_role in zip(branches, role_ok, strict=True):
             ctx = RuleContext(
                 data=prospective, before=data, payload=payload, params=flow.params, now=now, actor=actor,
@@ -379,7 +381,7 @@ class Engine:
                 for invariant in flow.invariants:
                     found.extend(evaluate(invariant, after, facts))
             branch_effects.append(effects)
-            guard_reasons.extend(found)
+            per_branch.append(found)
             verdicts.append(allowed_role and not found)
         if refusal is None:
             chosen = self._compiled_for(flow).resolve(source, event, verdicts)
@@ -392,7 +394,8 @@ class Engine:
                     data={**prospective, **branch_effects[index]}, guards=facts,
                 )
             refusal = errors.GuardRejected
-        reasons.extend(guard_reasons)
+        # Of several branches, the one closest to passing explains the refusal best.
+        reasons.extend(min(per_branch, key=len))
         return _Decision(flow=flow, source=source, refusal=refusal, reasons=_dedupe(reasons), guards=facts)
 
     def _illegal_reason(self, flow: Flow, source: str | None, event: str) -> Reason:

@@ -27,10 +27,12 @@ class Reason:
     code: str
     message: str
     rule: str = ""
+    field: str | None = None
+    """The payload or data field the reason is about, when there is one."""
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         """The reason as a JSON-ready mapping."""
-        return {"code": self.code, "message": self.message, "rule": self.rule}
+        return {"code": self.code, "message": self.message, "rule": self.rule, "field": self.field}
 
 
 @attrs.frozen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -90,7 +91,7 @@ class _Defaulting(dict[str, Any]):
 
 def _accepted_types(annotation: Any) -> tuple[type, ...]:
     origin = get_origin(annotation) or annotation
-    if origin is Union or str(origin) == "types.UnionType":
+    if origin is Union or origin is types.UnionType:
         found: tuple[type, ...] = ()
         for arg in get_args(annotation):
             found += _accepted_types(arg)
