@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aftersales_flow._problems import Problems
 from aftersales_flow._shape import (
@@ -16,11 +17,12 @@ from aftersales_flow._shape import (
     _kind,
 )
 from aftersales_flow._validate import check_meaning
-from aftersales_flow._yaml import Mark, MarkedDict
-from aftersales_flow.model import FieldSpec, Flow, Transition, thaw
+from aftersales_flow._yaml import Mark, MarkedDict, mark_of
+from aftersales_flow.errors import FlowShapeError
+from aftersales_flow.model import Flow, Transition, thaw
 from aftersales_flow.rules._expr import Guard
 from aftersales_flow.rules._registry import RuleRegistry
-from aftersales_flow.states.state import Label, State
+from aftersales_flow.states.state import Label
 
 
 def canonical_json(value: Any) -> str:
@@ -33,16 +35,18 @@ def content_hash(definition: Any) -> str:
     return hashlib.sha256(canonical_json(definition).encode()).hexdigest()
 
 
-def build_flow(
-    doc: Any, registry: RuleRegistry, *, file: str, source: str, brand: str | None = None
-) -> Flow:
+def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, brand: str | None = None) -> Flow:
     """Check ``doc`` and build the flow, raising every problem found together."""
     problems = Problems()
     top_mark = Mark(file, 1, 1)
     if not isinstance(doc, MarkedDict):
-        ShapeChecker(problems, registry, {}).mapping(doc, "a flow file", top_mark)
-        problems.raise_if_any()
-        raise AssertionError("unreachable")  # pragma: no cover
+        mark = mark_of(doc, top_mark)
+        raise FlowShapeError(
+            f"a flow file must be a YAML mapping with 'flow', 'states', 'transitions'… (got {_kind(doc)})",
+            file=mark.file,
+            line=mark.line,
+            column=mark.column,
+        )
     params_doc = doc.get("params", {})
     params = thaw(params_doc) if isinstance(params_doc, dict) else {}
     check = ShapeChecker(problems, registry, params)
@@ -52,45 +56,18 @@ def build_flow(
     name = check.name(doc, "flow", "the flow's") or "unnamed"
     version = doc.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        check.shape(f"'version' must be a whole number of at least 1 (got {_kind(version)})", doc.mark_of("version"))
+        check.shape(
+            f"'version' must be a whole number of at least 1 (got {_kind(version)})", doc.mark_of("version")
+        )
         version = 1
     label = check.label(doc, "label", "the flow", required=False) or Label(en=name, zh=name)
     roles = frozenset(check.names(doc, "roles", "the flow"))
 
-    fields: dict[str, FieldSpec] = {}
-    fields_doc = check.mapping(doc.get("fields", MarkedDict()), "'fields'", doc.mark_of("fields")) if "fields" in doc else None
-    if fields_doc is not None:
-        for fname, fvalue in fields_doc.items():
-            if not _is_name(fname):
-                check.shape(f"field name {fname!r} must be snake_case", fields_doc.key_mark(fname))
-                continue
-            spec = check.field(fname, fvalue, fields_doc.mark_of(fname))
-            if spec is not None:
-                fields[fname] = spec
-
-    states: dict[str, State] = {}
-    state_marks: dict[str, Mark] = {}
-    states_doc = check.mapping(doc["states"], "'states'", doc.mark_of("states")) if "states" in doc else None
-    if states_doc is not None:
-        for sname, svalue in states_doc.items():
-            if not _is_name(sname):
-                check.shape(f"state name {sname!r} must be snake_case", states_doc.key_mark(sname))
-                continue
-            state = check.state(sname, svalue, states_doc.mark_of(sname))
-            if state is not None:
-                states[sname] = state
-                state_marks[sname] = states_doc.key_mark(sname)
-
+    fields, _ = _named_section(check, doc, "fields", "field", check.field)
+    states, state_marks = _named_section(check, doc, "states", "state", check.state)
     starts = _transitions(check, doc, "start", start=True)
     transitions = _transitions(check, doc, "transitions", start=False)
-
-    invariants: list[Guard] = []
-    if "invariants" in doc:
-        inv_doc = check.sequence(doc["invariants"], "'invariants'", doc.mark_of("invariants"))
-        for index, item in enumerate(inv_doc or []):
-            guard = check.guard(item, inv_doc.mark_of(index) if inv_doc is not None else doc.mark, "invariant")
-            if guard is not None:
-                invariants.append(guard)
+    invariants = _invariants(check, doc)
 
     check_meaning(
         problems,
@@ -128,6 +105,42 @@ def build_flow(
     )
 
 
+_T = TypeVar("_T")
+
+
+def _named_section(
+    check: ShapeChecker,
+    doc: MarkedDict,
+    key: str,
+    what: str,
+    build: Callable[[str, Any, Mark], _T | None],
+) -> tuple[dict[str, _T], dict[str, Mark]]:
+    """Build each entry of a ``name: definition`` section, with the marks of the names."""
+    built: dict[str, _T] = {}
+    marks: dict[str, Mark] = {}
+    section = check.mapping(doc[key], f"'{key}'", doc.mark_of(key)) if key in doc else None
+    for name, value in (section or {}).items():
+        assert section is not None
+        if not _is_name(name):
+            check.shape(f"{what} name {name!r} must be snake_case", section.key_mark(name))
+            continue
+        item = build(name, value, section.mark_of(name))
+        if item is not None:
+            built[name] = item
+            marks[name] = section.key_mark(name)
+    return built, marks
+
+
+def _invariants(check: ShapeChecker, doc: MarkedDict) -> list[Guard]:
+    if "invariants" not in doc:
+        return []
+    items = check.sequence(doc["invariants"], "'invariants'", doc.mark_of("invariants"))
+    if items is None:
+        return []
+    guards = [check.guard(item, items.mark_of(index), "invariant") for index, item in enumerate(items)]
+    return [guard for guard in guards if guard is not None]
+
+
 def _is_name(value: Any) -> bool:
     return isinstance(value, str) and bool(NAME.match(value))
 
@@ -154,12 +167,20 @@ def _transitions(
         check.keys(entry, allowed, what, required)
         event_name = check.name(entry, "event", what)
         target = check.name(entry, "to", what)
-        sources: tuple[str | None, ...] = (None,) if start else check.names(entry, "from", what, single_ok=True)
+        sources: tuple[str | None, ...] = (
+            (None,) if start else check.names(entry, "from", what, single_ok=True)
+        )
         roles = frozenset(check.names(entry, "roles", what))
         requires = check.names(entry, "requires", what)
         accepts = check.names(entry, "accepts", what)
-        guard = check.guard(entry["guard"], entry.mark_of("guard"), f"{what} guard") if "guard" in entry else None
-        unless = check.guard(entry["unless"], entry.mark_of("unless"), f"{what} unless") if "unless" in entry else None
+        guard = (
+            check.guard(entry["guard"], entry.mark_of("guard"), f"{what} guard") if "guard" in entry else None
+        )
+        unless = (
+            check.guard(entry["unless"], entry.mark_of("unless"), f"{what} unless")
+            if "unless" in entry
+            else None
+        )
         label = check.label(entry, "label", what, required=False)
         setter: dict[str, Any] = {}
         if "set" in entry:
@@ -191,4 +212,3 @@ def _transitions(
             )
             built.append((transition, entry))
     return built
-

@@ -13,7 +13,7 @@ from typing import Any
 from aftersales_flow._problems import Problems, listing, suggest
 from aftersales_flow._shape import NAME, TRANSITION_KEYS, ShapeChecker
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList
-from aftersales_flow.errors import OverlayError, UnknownParameterError
+from aftersales_flow.errors import FlowDefinitionError, OverlayError, UnknownParameterError
 
 OVERLAY_KEYS = {
     "extends": "the name of the base flow",
@@ -30,7 +30,11 @@ OVERLAY_KEYS = {
     "invariants": "{add: [...]}",
 }
 _CHANGEABLE = {k: v for k, v in TRANSITION_KEYS.items() if k not in ("event", "from")}
-_SELECTOR = {"event": "the event to select", "from": "only the branch from this state", "to": "only the branch to this state"}
+_SELECTOR = {
+    "event": "the event to select",
+    "from": "only the branch from this state",
+    "to": "only the branch to this state",
+}
 
 
 def is_overlay(doc: Any) -> bool:
@@ -59,15 +63,36 @@ def _list(items: list[Any], marks: list[Mark], mark: Mark) -> MarkedList:
     return result
 
 
+def _without_states(entry: Any, removed: set[str]) -> Any:
+    """A transition entry with removed states taken out of it, or None when nothing is left."""
+    if not isinstance(entry, MarkedDict):
+        return entry
+    if entry.get("to") in removed:
+        return None
+    sources = entry.get("from")
+    if isinstance(sources, str):
+        return None if sources in removed else entry
+    if isinstance(sources, MarkedList) and removed & set(sources):
+        left = [(s, m) for s, m in zip(sources, sources.item_marks, strict=True) if s not in removed]
+        if not left:
+            return None
+        trimmed = _copy(entry)
+        trimmed["from"] = _list([s for s, _ in left], [m for _, m in left], sources.mark)
+        return trimmed
+    return entry
+
+
 class _Merger:
-    def __init__(self, base: MarkedDict, overlay: MarkedDict, problems: Problems, check: ShapeChecker) -> None:
+    def __init__(
+        self, base: MarkedDict, overlay: MarkedDict, problems: Problems, check: ShapeChecker
+    ) -> None:
         self.base = base
         self.overlay = overlay
         self.problems = problems
         self.check = check
         self.merged = _copy(base)
 
-    def error(self, message: str, mark: Mark, kind: type[OverlayError] = OverlayError) -> None:
+    def error(self, message: str, mark: Mark, kind: type[FlowDefinitionError] = OverlayError) -> None:
         self.problems.add(kind, message, mark)
 
     def section(self, key: str, allowed: dict[str, str]) -> MarkedDict | None:
@@ -97,9 +122,11 @@ class _Merger:
         params = _copy(base_params) if isinstance(base_params, MarkedDict) else MarkedDict()
         if not isinstance(base_params, MarkedDict):
             params.mark, params.key_marks, params.value_marks = self.base.mark, {}, {}
-        changes = self.check.mapping(ov_params, "overlay 'params'", self.overlay.mark_of("params")) if (
-            ov_params := self.overlay.get("params")
-        ) is not None else None
+        changes = (
+            self.check.mapping(ov_params, "overlay 'params'", self.overlay.mark_of("params"))
+            if (ov_params := self.overlay.get("params")) is not None
+            else None
+        )
         for name, value in (changes or {}).items():
             assert changes is not None
             if name not in params:
@@ -112,9 +139,11 @@ class _Merger:
                 )
                 continue
             _set(params, name, value, changes, name)
-        added = self.check.mapping(ov_new, "overlay 'new_params'", self.overlay.mark_of("new_params")) if (
-            ov_new := self.overlay.get("new_params")
-        ) is not None else None
+        added = (
+            self.check.mapping(ov_new, "overlay 'new_params'", self.overlay.mark_of("new_params"))
+            if (ov_new := self.overlay.get("new_params")) is not None
+            else None
+        )
         for name, value in (added or {}).items():
             assert added is not None
             if name in params:
@@ -134,8 +163,11 @@ class _Merger:
         removals = self.check.names(section, "remove", what)
         for name in removals:
             if name not in items:
-                self.error(f"cannot remove {what} {name!r}: the base flow has no such {what}; "
-                           f"it has: {listing(items)}", section.mark_of("remove"))
+                self.error(
+                    f"cannot remove {what} {name!r}: the base flow has no such {what}; "
+                    f"it has: {listing(items)}",
+                    section.mark_of("remove"),
+                )
                 continue
             index = items.index(name)
             del items[index], marks[index]
@@ -143,7 +175,9 @@ class _Merger:
         for offset, name in enumerate(self.check.names(section, "add", what)):
             items.append(name)
             marks.append(add_doc.mark_of(offset) if isinstance(add_doc, MarkedList) else section.mark)
-        self.merged[key] = _list(items, marks, current.mark if isinstance(current, MarkedList) else section.mark)
+        self.merged[key] = _list(
+            items, marks, current.mark if isinstance(current, MarkedList) else section.mark
+        )
 
     def roles(self) -> None:
         section = self.section("roles", {"add": "roles to add", "remove": "roles to remove"})
@@ -157,24 +191,35 @@ class _Merger:
             result.mark, result.key_marks, result.value_marks = section.mark, {}, {}
         for name in self.check.names(section, "remove", what):
             if name not in result:
-                self.error(f"cannot remove {what} {name!r}: the base flow has no such {what}"
-                           f"{suggest(name, result)}", section.mark_of("remove"))
+                self.error(
+                    f"cannot remove {what} {name!r}: the base flow has no such {what}{suggest(name, result)}",
+                    section.mark_of("remove"),
+                )
                 continue
             del result[name]
         add = section.get("add")
-        if add is not None and (add_doc := self.check.mapping(add, f"overlay {key} 'add'", section.mark_of("add"))):
+        if add is not None and (
+            add_doc := self.check.mapping(add, f"overlay {key} 'add'", section.mark_of("add"))
+        ):
             for name in add_doc:
                 if name in result:
-                    self.error(f"cannot add {what} {name!r}: the base flow already has it; "
-                               "use 'change' to alter it", add_doc.key_mark(name))
+                    self.error(
+                        f"cannot add {what} {name!r}: the base flow already has it; use 'change' to alter it",
+                        add_doc.key_mark(name),
+                    )
                     continue
                 _set(result, name, add_doc[name], add_doc, name)
         change = section.get("change") if allow_change else None
-        if change is not None and (ch_doc := self.check.mapping(change, f"overlay {key} 'change'", section.mark_of("change"))):
+        if change is not None and (
+            ch_doc := self.check.mapping(change, f"overlay {key} 'change'", section.mark_of("change"))
+        ):
             for name in ch_doc:
                 if name not in result:
-                    self.error(f"cannot change {what} {name!r}: the base flow has no such {what}"
-                               f"{suggest(name, result)}; known: {listing(result)}", ch_doc.key_mark(name))
+                    self.error(
+                        f"cannot change {what} {name!r}: the base flow has no such {what}"
+                        f"{suggest(name, result)}; known: {listing(result)}",
+                        ch_doc.key_mark(name),
+                    )
                     continue
                 old, new = result[name], ch_doc[name]
                 if isinstance(old, MarkedDict) and isinstance(new, MarkedDict):
@@ -211,26 +256,20 @@ class _Merger:
                 continue
             kept, marks = [], []
             for entry, mark in zip(current, current.item_marks, strict=True):
-                if not isinstance(entry, MarkedDict) or entry.get("to") in removed:
-                    if isinstance(entry, MarkedDict):
-                        continue
-                sources = entry.get("from") if isinstance(entry, MarkedDict) else None
-                if isinstance(sources, MarkedList) and removed & set(sources):
-                    entry = _copy(entry)
-                    left = [(s, m) for s, m in zip(sources, sources.item_marks, strict=True) if s not in removed]
-                    if not left:
-                        continue
-                    entry["from"] = _list([s for s, _ in left], [m for _, m in left], sources.mark)
-                elif isinstance(sources, str) and sources in removed:
-                    continue
-                kept.append(entry)
-                marks.append(mark)
+                trimmed = _without_states(entry, removed)
+                if trimmed is not None:
+                    kept.append(trimmed)
+                    marks.append(mark)
             self.merged[key] = _list(kept, marks, current.mark)
 
     def transitions(self) -> None:
         section = self.section(
             "transitions",
-            {"add": "transitions to add", "change": "changes to transitions", "remove": "transitions to remove"},
+            {
+                "add": "transitions to add",
+                "change": "changes to transitions",
+                "remove": "transitions to remove",
+            },
         )
         if section is None:
             return
@@ -251,12 +290,18 @@ class _Merger:
                         _set(entry, key, selector[key], selector, key)
                 entries[index] = entry
         add = section.get("add")
-        if add is not None and (add_list := self.check.sequence(add, "overlay transitions 'add'", section.mark_of("add"))):
+        if add is not None and (
+            add_list := self.check.sequence(add, "overlay transitions 'add'", section.mark_of("add"))
+        ):
             entries.extend(add_list)
             marks.extend(add_list.item_marks)
-        self.merged["transitions"] = _list(entries, marks, current.mark if isinstance(current, MarkedList) else section.mark)
+        self.merged["transitions"] = _list(
+            entries, marks, current.mark if isinstance(current, MarkedList) else section.mark
+        )
 
-    def _selectors(self, section: MarkedDict, key: str, extra: dict[str, str]) -> list[tuple[MarkedDict, Mark]]:
+    def _selectors(
+        self, section: MarkedDict, key: str, extra: dict[str, str]
+    ) -> list[tuple[MarkedDict, Mark]]:
         if key not in section:
             return []
         items = self.check.sequence(section[key], f"overlay transitions '{key}'", section.mark_of(key))
@@ -285,7 +330,13 @@ class _Merger:
                 continue
             hits.append(index)
         if not hits:
-            known = sorted({e.get("event") for e in entries if isinstance(e, MarkedDict) and isinstance(e.get("event"), str)})
+            known = sorted(
+                {
+                    str(e["event"])
+                    for e in entries
+                    if isinstance(e, MarkedDict) and isinstance(e.get("event"), str)
+                }
+            )
             where = "".join(f" {k} {selector[k]!r}" for k in ("from", "to") if k in selector)
             self.error(
                 f"no transition {event!r}{where} in the base flow{suggest(str(event), known)}; "
@@ -294,7 +345,9 @@ class _Merger:
             )
         return hits
 
-    def _split(self, entries: list[Any], marks: list[Mark], index: int, selector: MarkedDict) -> MarkedDict | None:
+    def _split(
+        self, entries: list[Any], marks: list[Mark], index: int, selector: MarkedDict
+    ) -> MarkedDict | None:
         """Detach the selected source from a multi-source entry; return the rest (or None)."""
         source = selector.get("from")
         entry = entries[index]
@@ -335,6 +388,9 @@ def merge_overlay(
     merged = _Merger(base, copy.copy(overlay), problems, make_checker()).run()
     brand = overlay.get("brand")
     if not (isinstance(brand, str) and NAME.match(brand)):
-        problems.add(OverlayError, f"the overlay's 'brand' must be a snake_case name (got {brand!r})",
-                     overlay.mark_of("brand"))
+        problems.add(
+            OverlayError,
+            f"the overlay's 'brand' must be a snake_case name (got {brand!r})",
+            overlay.mark_of("brand"),
+        )
     return merged

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +40,7 @@ def _json_problem(value: Any, depth: int, path: str) -> str | None:
     if value is None or isinstance(value, str | bool | int):
         return None
     if isinstance(value, float):
-        return None if value == value and value not in (float("inf"), float("-inf")) else f"'{path}' is not a finite number"
+        return None if math.isfinite(value) else f"'{path}' is not a finite number"
     if isinstance(value, list | tuple):
         if len(value) > MAX_ITEMS:
             return f"'{path}' has more than {MAX_ITEMS} items"
@@ -58,7 +59,9 @@ def _json_problem(value: Any, depth: int, path: str) -> str | None:
             if problem:
                 return problem
         return None
-    return f"'{path}' holds a {type(value).__name__}, which is not plain data (text, numbers, lists, mappings)"
+    return (
+        f"'{path}' holds a {type(value).__name__}, which is not plain data (text, numbers, lists, mappings)"
+    )
 
 
 def _type_ok(spec: FieldSpec, value: Any) -> bool:
@@ -88,75 +91,61 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
     return True
 
 
+def _reason(code: str, message: str, key: str) -> Reason:
+    return Reason(code=code, message=message, rule="payload", field=key)
+
+
+def _value_problems(spec: FieldSpec, key: str, value: Any) -> list[Reason]:
+    """What is wrong with one declared field's value."""
+    problem = _json_problem(value, 1, key)
+    if problem:
+        return [_reason("bad_value", problem, key)]
+    if not _type_ok(spec, value):
+        return [_reason("wrong_type", f"'{key}' must be {_WORDS[spec.type]} (got {_shown(value)})", key)]
+    found = []
+    if spec.values is not None:
+        allowed = ", ".join(map(str, spec.values))
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and item not in spec.values:
+                found.append(_reason("bad_value", f"'{key}' must be one of {allowed} (got {item!r})", key))
+    if spec.key is not None and isinstance(value, list):
+        for index, item in enumerate(value):
+            if not isinstance(item, Mapping) or is_blank(item.get(spec.key)):
+                found.append(_reason("missing_key", f"'{key}' item #{index + 1} needs its '{spec.key}'", key))
+    return found
+
+
 def check_payload(
-    flow: Flow, event: str, branches: Iterable[Transition], payload: Mapping[str, Any]
+    flow: Flow, event: str, branches: Sequence[Transition], payload: Mapping[str, Any], size: int = 0
 ) -> list[Reason]:
-    """Every problem with ``payload`` for ``event``: undeclared, missing, mistyped, too large."""
+    """Every problem with ``payload`` for ``event``: undeclared, missing, mistyped, too large.
+
+    ``size`` is the payload's length as canonical JSON, checked against the limit.
+    """
     reasons: list[Reason] = []
-    branch_list = list(branches)
-    accepted: set[str] = set()
-    for branch in branch_list:
-        accepted |= branch.fields
+    if size > MAX_PAYLOAD_BYTES:
+        reasons.append(
+            _reason("too_large", f"the payload is {size} bytes; at most {MAX_PAYLOAD_BYTES} are accepted", "")
+        )
+    accepted: set[str] = set().union(*(branch.fields for branch in branches))
+    allowed = ", ".join(sorted(accepted)) or "no fields"
     for key in payload:
         if key not in accepted:
-            allowed = ", ".join(sorted(accepted)) or "no fields"
             reasons.append(
-                Reason(
-                    code="undeclared_field",
-                    message=f"'{event}' does not take the field '{key}'; it takes: {allowed}",
-                    rule="payload",
-                    field=key,
+                _reason(
+                    "undeclared_field", f"'{event}' does not take the field '{key}'; it takes: {allowed}", key
                 )
             )
-    required = set(branch_list[0].requires) if branch_list else set()
-    for branch in branch_list[1:]:
-        required &= set(branch.requires)
+    required = (
+        set(branches[0].requires).intersection(*(b.requires for b in branches[1:])) if branches else set()
+    )
     for key in sorted(required):
         # An empty list or mapping is a statement ("no unresolved findings"); absence is not.
         if payload.get(key) is None or payload.get(key) == "":
-            reasons.append(
-                Reason(code="missing_field", message=f"'{event}' must record '{key}'", rule="payload", field=key)
-            )
+            reasons.append(_reason("missing_field", f"'{event}' must record '{key}'", key))
     for key, value in payload.items():
-        if key not in accepted:
-            continue
-        problem = _json_problem(value, 1, key)
-        if problem:
-            reasons.append(Reason(code="bad_value", message=problem, rule="payload", field=key))
-            continue
-        spec = flow.fields[key]
-        if not _type_ok(spec, value):
-            reasons.append(
-                Reason(
-                    code="wrong_type",
-                    message=f"'{key}' must be {_WORDS[spec.type]} (got {_shown(value)})",
-                    rule="payload",
-                    field=key,
-                )
-            )
-        elif spec.values is not None:
-            items = value if isinstance(value, list) else [value]
-            for item in items:
-                if item is not None and item not in spec.values:
-                    reasons.append(
-                        Reason(
-                            code="bad_value",
-                            message=f"'{key}' must be one of {', '.join(map(str, spec.values))} (got {item!r})",
-                            rule="payload",
-                            field=key,
-                        )
-                    )
-        if spec.key is not None and isinstance(value, list):
-            for index, item in enumerate(value):
-                if not isinstance(item, Mapping) or is_blank(item.get(spec.key)):
-                    reasons.append(
-                        Reason(
-                            code="missing_key",
-                            message=f"'{key}' item #{index + 1} needs its '{spec.key}'",
-                            rule="payload",
-                            field=key,
-                        )
-                    )
+        if key in accepted:
+            reasons.extend(_value_problems(flow.fields[key], key, value))
     return reasons
 
 
@@ -191,9 +180,7 @@ def merge_keyed(current: Any, updates: list[Any], key: str) -> list[Any]:
     return items
 
 
-def apply_effects(
-    transition: Transition, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
+def apply_effects(transition: Transition, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The transition's own changes: ``set`` values, ``increment`` counters, ``stamp`` times."""
     effects: dict[str, Any] = {}
     for key, value in transition.set.items():
@@ -205,4 +192,3 @@ def apply_effects(
     for key in transition.stamp:
         effects[key] = stamp
     return effects
-

@@ -46,6 +46,4 @@ class Problems:
         if len(errors) == 1:
             raise errors[0]
         first = errors[0]
-        raise type(first)(
-            first.detail, file=first.file, line=first.line, column=first.column, errors=errors
-        )
+        raise type(first)(first.detail, file=first.file, line=first.line, column=first.column, errors=errors)

@@ -202,7 +202,9 @@ class ShapeChecker:
             return FieldSpec(name=name, type=type_name)
         key = value_doc.get("key")
         if key is not None and (type_name != "list" or not isinstance(key, str)):
-            self.shape(f"{what} 'key' is for list fields and must name the item key", value_doc.mark_of("key"))
+            self.shape(
+                f"{what} 'key' is for list fields and must name the item key", value_doc.mark_of("key")
+            )
             key = None
         values = value_doc.get("values")
         if values is not None and not isinstance(values, MarkedList):
@@ -315,10 +317,8 @@ class ShapeChecker:
                 continue
             actual = self.params.get(value.name) if isinstance(value, ParamRef) else value
             accepted = spec.types.get(key, (object,))
-            if (
-                object not in accepted
-                and not isinstance(actual, accepted)
-                or (isinstance(actual, bool) and bool not in accepted and object not in accepted)
+            if (object not in accepted and not isinstance(actual, accepted)) or (
+                isinstance(actual, bool) and bool not in accepted and object not in accepted
             ):
                 names = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in accepted)
                 self.shape(f"rule {name!r} parameter {key!r} must be {names} (got {_kind(actual)})", at)
@@ -342,7 +342,14 @@ class ShapeChecker:
 
 
 _BAD: Any = object()
-_TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a mapping"}
+_TYPE_WORDS = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+}
 
 
 def _kind(value: Any) -> str:

@@ -23,7 +23,7 @@ def system_clock() -> datetime:
 def parse_duration(text: Any) -> timedelta:
     """``'1h'``, ``'30m'``, ``'2d12h'``, ``'-1d'`` or a number of seconds, as a timedelta."""
     if isinstance(text, bool):
-        raise ValueError(f"not a duration: {text!r}")
+        raise ValueError(f"not a duration: {text!r}")  # noqa: TRY004 - callers treat bad input alike
     if isinstance(text, int | float):
         return timedelta(seconds=text)
     if not isinstance(text, str) or not _DURATION.match(text):
@@ -39,7 +39,7 @@ def parse_timestamp(value: Any) -> datetime:
     elif isinstance(value, str):
         moment = datetime.fromisoformat(value)
     else:
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise ValueError(f"not a timestamp: {value!r}")  # noqa: TRY004 - callers treat bad input alike
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"timestamp {value!r} has no time zone; add one, e.g. '+08:00' or 'Z'")
     return moment

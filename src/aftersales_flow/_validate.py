@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aftersales_flow._problems import Problems, listing, suggest
@@ -46,7 +46,9 @@ def check_meaning(
     """Report unknown names, ambiguous branches and graph problems into ``problems``."""
     del params  # parameter references are checked where guards are built
     if "start" in doc and not starts and not problems:
-        problems.add(FlowShapeError, "the flow needs at least one start event under 'start'", doc.mark_of("start"))
+        problems.add(
+            FlowShapeError, "the flow needs at least one start event under 'start'", doc.mark_of("start")
+        )
     every = [*starts, *transitions]
     for transition in every:
         entry = marks[id(transition)]
@@ -102,7 +104,8 @@ def _check_fields(
             elif key == "increment" and fields[name].type not in ("integer", "number"):
                 problems.add(
                     UnknownFieldError,
-                    f"{what} increments {name!r}, which is a {fields[name].type} field; declare it as integer",
+                    f"{what} increments {name!r}, which is a {fields[name].type} field; "
+                    "declare it as integer",
                     _item_mark(entry, key, name),
                 )
             elif key == "stamp" and fields[name].type not in ("datetime", "any"):
@@ -159,6 +162,18 @@ def _check_ambiguity(
             seen[key] = branch
 
 
+def _closure(seeds: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
+    """Every state reachable from ``seeds`` along ``edges`` (seeds included)."""
+    reached = set(seeds)
+    frontier = list(reached)
+    while frontier:
+        for nxt in edges[frontier.pop()]:
+            if nxt not in reached:
+                reached.add(nxt)
+                frontier.append(nxt)
+    return reached
+
+
 def _check_graph(
     problems: Problems,
     doc: MarkedDict,
@@ -173,29 +188,22 @@ def _check_graph(
         if transition.source is not None:
             outgoing[transition.source].add(transition.target)
             incoming[transition.target].add(transition.source)
-    reached = {t.target for t in starts}
-    frontier = list(reached)
-    while frontier:
-        for nxt in outgoing[frontier.pop()]:
-            if nxt not in reached:
-                reached.add(nxt)
-                frontier.append(nxt)
+    reached = _closure((t.target for t in starts), outgoing)
     terminals = {name for name, state in states.items() if state.terminal}
     for name, state in states.items():
-        mark = state_marks[name]
         if name not in reached:
             problems.add(
                 GraphError,
                 f"state {name!r} cannot be reached from any start event; add a transition into it or "
                 "remove it",
-                mark,
+                state_marks[name],
             )
         elif not state.terminal and not outgoing[name]:
             problems.add(
                 GraphError,
                 f"state {name!r} is not terminal but has no way out; add a transition from it or mark "
                 "it 'terminal: true'",
-                mark,
+                state_marks[name],
             )
     if not terminals & reached:
         problems.add(
@@ -205,13 +213,7 @@ def _check_graph(
         )
         return
     # States from which no terminal state can ever be reached trap an instance forever.
-    can_finish = set(terminals)
-    frontier = list(terminals)
-    while frontier:
-        for prev in incoming[frontier.pop()]:
-            if prev not in can_finish:
-                can_finish.add(prev)
-                frontier.append(prev)
+    can_finish = _closure(terminals, incoming)
     for name in sorted(reached - can_finish):
         if outgoing[name]:
             problems.add(

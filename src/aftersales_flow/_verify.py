@@ -51,7 +51,11 @@ class _ChainCheck:
                 row,
             )
         if row["prev_hash"] != self.prev_hash:
-            self.problem("chain", "the row does not link to the row before it (deleted, inserted or reordered rows)", row)
+            self.problem(
+                "chain",
+                "the row does not link to the row before it (deleted, inserted or reordered rows)",
+                row,
+            )
         actual = row_hash([row[c] for c in CHAINED_COLUMNS])
         if actual != row["hash"]:
             self.problem("edited", "the row's content does not match its hash (the row was edited)", row)
@@ -60,7 +64,9 @@ class _ChainCheck:
         if row["accepted"]:
             self.version += 1
             if row["version"] != self.version:
-                self.problem("version", f"accepted event has version {row['version']}, expected {self.version}", row)
+                self.problem(
+                    "version", f"accepted event has version {row['version']}, expected {self.version}", row
+                )
                 self.version = row["version"] if isinstance(row["version"], int) else self.version
             self.state = row["target"]
             self.flow, self.flow_version, self.flow_hash = row["flow"], row["flow_version"], row["flow_hash"]
@@ -78,7 +84,9 @@ class _ChainCheck:
     def finish(self, head: Head | None) -> None:
         if head is None:
             if self.version:
-                self.problem("head", "accepted events exist but the instance has no head (head deleted)", None)
+                self.problem(
+                    "head", "accepted events exist but the instance has no head (head deleted)", None
+                )
             return
         if not self.version:
             self.problem("head", "the instance has a head but no accepted event", None)

@@ -83,8 +83,8 @@ def marked_dict(mark: Mark, items: dict[str, Any] | None = None) -> MarkedDict:
     """A new :class:`MarkedDict` whose entries all carry ``mark`` (for synthesised values)."""
     result = MarkedDict(items or {})
     result.mark = mark
-    result.key_marks = {k: mark for k in result}
-    result.value_marks = {k: mark for k in result}
+    result.key_marks = dict.fromkeys(result, mark)
+    result.value_marks = dict.fromkeys(result, mark)
     return result
 
 
@@ -126,8 +126,7 @@ class _Builder:
     def _check_tag(self, node: yaml.Node, allowed: set[str]) -> None:
         if node.tag not in allowed:
             raise FlowSyntaxError(
-                f"YAML tag {node.tag!r} is not allowed; flow files hold plain values only "
-                "(remove the tag)",
+                f"YAML tag {node.tag!r} is not allowed; flow files hold plain values only (remove the tag)",
                 **_where(_mark(node, self.file)),
             )
 
@@ -202,13 +201,14 @@ def parse_yaml(text: str | bytes, file: str) -> Any:
             column=1,
         )
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
-            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            line = raw[: exc.start].count(b"\n") + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             raise FlowSyntaxError(
-                f"the file is not UTF-8 (byte 0x{text[exc.start]:02x}); save it as UTF-8",
+                f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
                 file=file,
                 line=line,
                 column=column,

@@ -87,15 +87,28 @@ def history(instance_id: str, db: str, as_json: bool) -> None:
         sys.exit(EXIT_ERROR)
     for event in events:
         if as_json:
-            click.echo(json.dumps({
-                "seq": event.seq, "version": event.version, "event": event.event, "from": event.source,
-                "to": event.target, "accepted": event.accepted, "actor": event.actor.id,
-                "at": event.at.isoformat(), "reasons": [r.to_dict() for r in event.reasons],
-            }, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "seq": event.seq,
+                        "version": event.version,
+                        "event": event.event,
+                        "from": event.source,
+                        "to": event.target,
+                        "accepted": event.accepted,
+                        "actor": event.actor.id,
+                        "at": event.at.isoformat(),
+                        "reasons": [r.to_dict() for r in event.reasons],
+                    },
+                    ensure_ascii=False,
+                )
+            )
             continue
         mark = "ok     " if event.accepted else "REFUSED"
-        click.echo(f"#{event.seq:<5} {event.at:%Y-%m-%d %H:%M}  {mark} {event.event:<28} "
-                   f"{event.source or '(new)'} -> {event.target or '-'}  by {event.actor.id}")
+        click.echo(
+            f"#{event.seq:<5} {event.at:%Y-%m-%d %H:%M}  {mark} {event.event:<28} "
+            f"{event.source or '(new)'} -> {event.target or '-'}  by {event.actor.id}"
+        )
         for reason in event.reasons:
             click.echo(f"         - {reason.message}")
 
@@ -109,7 +122,9 @@ def verify(db: str) -> None:
     engine = _engine(db, None, None)
     assert isinstance(engine, Engine)
     report = engine.verify()
-    click.echo(f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.checked} events in {report.instances} instances")
+    click.echo(
+        f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.checked} events in {report.instances} instances"
+    )
     for problem in report.problems:
         click.echo(f"  - {problem}")
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)

@@ -47,8 +47,14 @@ class _Walk:
         self.echo(f"\n  # {text}")
 
     def step(
-        self, instance_id: str, event: str, actor: Actor, payload: Mapping[str, Any] | None = None,
-        *, start: str | None = None, advance: str = "5m",
+        self,
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        start: str | None = None,
+        advance: str = "5m",
     ) -> bool:
         self.clock.advance(advance)
         at = self.clock().strftime("%a %H:%M")
@@ -97,8 +103,10 @@ def run_demo(
         report = engine.verify()
         instance = engine.instance(ro)
         history = engine.history(ro)
-        echo(f"\n{ro} is '{instance.state}' at version {instance.version}; its history holds "
-             f"{len(history)} events ({sum(not e.accepted for e in history)} refused attempts).")
+        echo(
+            f"\n{ro} is '{instance.state}' at version {instance.version}; its history holds "
+            f"{len(history)} events ({sum(not e.accepted for e in history)} refused attempts)."
+        )
         echo(f"Commands: {walk.accepted} accepted, {walk.refused} refused.")
         verdict = "OK" if report.ok else "PROBLEMS FOUND"
         echo(f"verify(): {verdict}: {report.checked} audit events in {report.instances} instances checked.")
@@ -109,11 +117,24 @@ def run_demo(
 
 def _reception(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
     walk.note("Step 3: a walk-in customer; reception, walk-around and the customer's own words.")
-    walk.step(ro, "open_walk_in", SA, {
-        "customer": {"name": "Mr. Li Wei", "phone": "138-0000-1234"},
-        "vehicle": {"vin": "LFV2A21K5N3000123", "plate": "粤A·12345", "model": "Sagitar 1.4T", "mileage_in": 20480},
-        "customer_concern_verbatim": "Squeal from the front when braking, and it is due for its 20,000 km service.",
-    }, start="repair_order")
+    walk.step(
+        ro,
+        "open_walk_in",
+        SA,
+        {
+            "customer": {"name": "Mr. Li Wei", "phone": "138-0000-1234"},
+            "vehicle": {
+                "vin": "LFV2A21K5N3000123",
+                "plate": "粤A·12345",
+                "model": "Sagitar 1.4T",
+                "mileage_in": 20480,
+            },
+            "customer_concern_verbatim": (
+                "Squeal from the front when braking, and it is due for its 20,000 km service."
+            ),
+        },
+        start="repair_order",
+    )
     check_in = {
         "protective_kit_installed": ["seat", "steering_wheel", "floor_mat"],
         "walk_around": {"damage": ["scratch rear bumper"], "fuel": "1/2", "belongings": ["umbrella"]},
@@ -121,108 +142,298 @@ def _reception(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
     }
     walk.step(ro, "complete_check_in", SA, check_in)
     walk.note("The gear-lever cover was forgotten; fitted in front of the customer.")
-    walk.step(ro, "complete_check_in", SA,
-              {**check_in, "protective_kit_installed": ["seat", "steering_wheel", "floor_mat", "gear_lever"]})
+    walk.step(
+        ro,
+        "complete_check_in",
+        SA,
+        {**check_in, "protective_kit_installed": ["seat", "steering_wheel", "floor_mat", "gear_lever"]},
+    )
     walk.note("The estimate, split into labour and parts, with the promised time.")
-    walk.step(ro, "present_estimate", SA, {
-        "lines": [
-            {"line_id": "L1", "kind": "labour", "description": "20,000 km service", "status": "proposed",
-             "origin": "customer_request", "pay_type": "customer", "amount": 380},
-            {"line_id": "L2", "kind": "part", "description": "Oil and filter", "status": "proposed",
-             "origin": "customer_request", "pay_type": "customer", "amount": 420},
-            {"line_id": "L3", "kind": "labour", "description": "Air-conditioning cleaning", "status": "proposed",
-             "origin": "recommended", "pay_type": "customer", "amount": 260},
-        ],
-        "fault_confirmed": True, "warranty_status": "not_applicable", "parts_availability_checked": True,
-        "estimate_total_labour": 640, "estimate_total_parts": 420,
-        "promised_completion_at": clock.iso("4h"),
-    })
+    walk.step(
+        ro,
+        "present_estimate",
+        SA,
+        {
+            "lines": [
+                {
+                    "line_id": "L1",
+                    "kind": "labour",
+                    "description": "20,000 km service",
+                    "status": "proposed",
+                    "origin": "customer_request",
+                    "pay_type": "customer",
+                    "amount": 380,
+                },
+                {
+                    "line_id": "L2",
+                    "kind": "part",
+                    "description": "Oil and filter",
+                    "status": "proposed",
+                    "origin": "customer_request",
+                    "pay_type": "customer",
+                    "amount": 420,
+                },
+                {
+                    "line_id": "L3",
+                    "kind": "labour",
+                    "description": "Air-conditioning cleaning",
+                    "status": "proposed",
+                    "origin": "recommended",
+                    "pay_type": "customer",
+                    "amount": 260,
+                },
+            ],
+            "fault_confirmed": True,
+            "warranty_status": "not_applicable",
+            "parts_availability_checked": True,
+            "estimate_total_labour": 640,
+            "estimate_total_parts": 420,
+            "promised_completion_at": clock.iso("4h"),
+        },
+    )
     walk.note("The customer declines the recommended A/C cleaning and signs the work order.")
-    walk.step(ro, "sign_work_order", SA, {
-        "work_order_signature": _signature("customer", "Li Wei", clock.iso(), covers=["L1", "L2"]),
-        "payment_method": "wechat_pay", "old_parts_disposition": "customer_takes", "wash_opt_in": True,
-        "additional_work_clause_explained": True,
-        "lines": [{"line_id": "L1", "status": "authorized"}, {"line_id": "L2", "status": "authorized"},
-                  {"line_id": "L3", "status": "declined"}],
-    })
+    walk.step(
+        ro,
+        "sign_work_order",
+        SA,
+        {
+            "work_order_signature": _signature("customer", "Li Wei", clock.iso(), covers=["L1", "L2"]),
+            "payment_method": "wechat_pay",
+            "old_parts_disposition": "customer_takes",
+            "wash_opt_in": True,
+            "additional_work_clause_explained": True,
+            "lines": [
+                {"line_id": "L1", "status": "authorized"},
+                {"line_id": "L2", "status": "authorized"},
+                {"line_id": "L3", "status": "declined"},
+            ],
+        },
+    )
 
 
 def _repair(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
     walk.note("Step 4: dispatch and repair.")
-    walk.step(ro, "dispatch", FOREMAN, {"technician_ids": ["tech-031"], "bay_id": "B4", "parts_all_available": True})
-    walk.step(ro, "record_work", TECH, {"lines": [{"line_id": "L1", "status": "done"}, {"line_id": "L2", "status": "done"}]},
-              advance="50m")
-    walk.note("The technician finds worn front brake pads (safety-critical) and wants to start on them at once.")
-    walk.step(ro, "record_work", TECH, {"lines": [
-        {"line_id": "L4", "kind": "part", "description": "Front brake pads", "status": "in_progress",
-         "origin": "additional_found", "pay_type": "customer", "safety_critical": True, "amount": 680,
-         "reason": "pads at 2 mm"}]})
-    walk.step(ro, "additional_work_found", TECH, {"lines": [
-        {"line_id": "L4", "kind": "part", "description": "Front brake pads", "status": "proposed",
-         "origin": "additional_found", "pay_type": "customer", "safety_critical": True, "amount": 680,
-         "reason": "pads at 2 mm"}]})
+    walk.step(
+        ro, "dispatch", FOREMAN, {"technician_ids": ["tech-031"], "bay_id": "B4", "parts_all_available": True}
+    )
+    walk.step(
+        ro,
+        "record_work",
+        TECH,
+        {"lines": [{"line_id": "L1", "status": "done"}, {"line_id": "L2", "status": "done"}]},
+        advance="50m",
+    )
+    walk.note(
+        "The technician finds worn front brake pads (safety-critical) and wants to start on them at once."
+    )
+    walk.step(
+        ro,
+        "record_work",
+        TECH,
+        {
+            "lines": [
+                {
+                    "line_id": "L4",
+                    "kind": "part",
+                    "description": "Front brake pads",
+                    "status": "in_progress",
+                    "origin": "additional_found",
+                    "pay_type": "customer",
+                    "safety_critical": True,
+                    "amount": 680,
+                    "reason": "pads at 2 mm",
+                }
+            ]
+        },
+    )
+    walk.step(
+        ro,
+        "additional_work_found",
+        TECH,
+        {
+            "lines": [
+                {
+                    "line_id": "L4",
+                    "kind": "part",
+                    "description": "Front brake pads",
+                    "status": "proposed",
+                    "origin": "additional_found",
+                    "pay_type": "customer",
+                    "safety_critical": True,
+                    "amount": 680,
+                    "reason": "pads at 2 mm",
+                }
+            ]
+        },
+    )
     walk.note("The service advisor phones the customer; a consent without its recording is not enough.")
-    walk.step(ro, "additional_work_authorized", SA, {
-        "lines": [{"line_id": "L4", "status": "authorized",
-                   "authorization": _signature("customer", "Li Wei", clock.iso(), "recorded_phone_consent")}],
-        "promised_completion_at": clock.iso("3h"),
-    })
-    walk.step(ro, "additional_work_authorized", SA, {
-        "lines": [{"line_id": "L4", "status": "authorized",
-                   "authorization": _signature("customer", "Li Wei", clock.iso(), "recorded_phone_consent",
-                                               recording_ref="rec-2026-11-02-0931")}],
-        "promised_completion_at": clock.iso("3h"), "customer_notified": True,
-    })
+    walk.step(
+        ro,
+        "additional_work_authorized",
+        SA,
+        {
+            "lines": [
+                {
+                    "line_id": "L4",
+                    "status": "authorized",
+                    "authorization": _signature("customer", "Li Wei", clock.iso(), "recorded_phone_consent"),
+                }
+            ],
+            "promised_completion_at": clock.iso("3h"),
+        },
+    )
+    walk.step(
+        ro,
+        "additional_work_authorized",
+        SA,
+        {
+            "lines": [
+                {
+                    "line_id": "L4",
+                    "status": "authorized",
+                    "authorization": _signature(
+                        "customer",
+                        "Li Wei",
+                        clock.iso(),
+                        "recorded_phone_consent",
+                        recording_ref="rec-2026-11-02-0931",
+                    ),
+                }
+            ],
+            "promised_completion_at": clock.iso("3h"),
+            "customer_notified": True,
+        },
+    )
     walk.step(ro, "record_work", TECH, {"lines": [{"line_id": "L4", "status": "done"}]}, advance="40m")
-    walk.step(ro, "repair_completed", TECH, {
-        "self_check_done": True, "old_parts_collected": True,
-        "technician_signoff": _signature("technician", "Zhao Gang", clock.iso()),
-    })
+    walk.step(
+        ro,
+        "repair_completed",
+        TECH,
+        {
+            "self_check_done": True,
+            "old_parts_collected": True,
+            "technician_signoff": _signature("technician", "Zhao Gang", clock.iso()),
+        },
+    )
 
 
 def _quality(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
     walk.note("Step 5: the final inspection finds a loose caliper bolt; rework, then a road test.")
-    walk.step(ro, "qc_failed", QC, {"qc_defects": ["front-left caliper bolt under torque"],
-                                    "final_inspection": {"result": "fail", "inspector": "qc-05"}})
-    walk.step(ro, "record_work", TECH, {"lines": [
-        {"line_id": "R1", "kind": "labour", "description": "Re-torque caliper bolts", "status": "done",
-         "origin": "complaint_rework", "pay_type": "internal_rework", "amount": 0,
-         "internal_approval": {"approver_role": "foreman", "approver_id": "foreman-02"}}]}, advance="20m")
-    walk.step(ro, "repair_completed", TECH, {
-        "self_check_done": True, "old_parts_collected": True,
-        "technician_signoff": _signature("technician", "Zhao Gang", clock.iso()),
-    })
-    walk.step(ro, "qc_passed", QC, {
-        "final_inspection": {"result": "pass", "inspector": "qc-05"},
-        "final_inspection_signature": _signature("qc_inspector", "Chen Jing", clock.iso()),
-        "unresolved_findings": [],
-    })
-    walk.step(ro, "qc_passed", QC, {
-        "final_inspection": {"result": "pass", "inspector": "qc-05"},
-        "final_inspection_signature": _signature("qc_inspector", "Chen Jing", clock.iso()),
-        "unresolved_findings": [], "road_test": {"result": "pass", "by_role": "technician", "by": "tech-031"},
-    }, advance="15m")
+    walk.step(
+        ro,
+        "qc_failed",
+        QC,
+        {
+            "qc_defects": ["front-left caliper bolt under torque"],
+            "final_inspection": {"result": "fail", "inspector": "qc-05"},
+        },
+    )
+    walk.step(
+        ro,
+        "record_work",
+        TECH,
+        {
+            "lines": [
+                {
+                    "line_id": "R1",
+                    "kind": "labour",
+                    "description": "Re-torque caliper bolts",
+                    "status": "done",
+                    "origin": "complaint_rework",
+                    "pay_type": "internal_rework",
+                    "amount": 0,
+                    "internal_approval": {"approver_role": "foreman", "approver_id": "foreman-02"},
+                }
+            ]
+        },
+        advance="20m",
+    )
+    walk.step(
+        ro,
+        "repair_completed",
+        TECH,
+        {
+            "self_check_done": True,
+            "old_parts_collected": True,
+            "technician_signoff": _signature("technician", "Zhao Gang", clock.iso()),
+        },
+    )
+    walk.step(
+        ro,
+        "qc_passed",
+        QC,
+        {
+            "final_inspection": {"result": "pass", "inspector": "qc-05"},
+            "final_inspection_signature": _signature("qc_inspector", "Chen Jing", clock.iso()),
+            "unresolved_findings": [],
+        },
+    )
+    walk.step(
+        ro,
+        "qc_passed",
+        QC,
+        {
+            "final_inspection": {"result": "pass", "inspector": "qc-05"},
+            "final_inspection_signature": _signature("qc_inspector", "Chen Jing", clock.iso()),
+            "unresolved_findings": [],
+            "road_test": {"result": "pass", "by_role": "technician", "by": "tech-031"},
+        },
+        advance="15m",
+    )
     walk.step(ro, "wash_done", TECH, advance="25m")
-    walk.step(ro, "internal_handover", FOREMAN, {"parking_spot": "P-12", "service_pack_prepared": True,
-                                                 "sa_briefed": True, "sa_vehicle_check_done": True})
+    walk.step(
+        ro,
+        "internal_handover",
+        FOREMAN,
+        {
+            "parking_spot": "P-12",
+            "service_pack_prepared": True,
+            "sa_briefed": True,
+            "sa_vehicle_check_done": True,
+        },
+    )
 
 
 def _delivery(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
     walk.note("Step 6: delivery; the settlement must not exceed what the customer authorized.")
-    walk.step(ro, "customer_notified_ready", SA, {"settlement": {"labour": 380, "parts": 1100, "total": 1740},
-                                                  "settlement_checked_against_estimate": True})
+    walk.step(
+        ro,
+        "customer_notified_ready",
+        SA,
+        {
+            "settlement": {"labour": 380, "parts": 1100, "total": 1740},
+            "settlement_checked_against_estimate": True,
+        },
+    )
     acceptance = {
-        "work_explained": True, "old_parts_shown": True,
+        "work_explained": True,
+        "old_parts_shown": True,
         "settlement_sheet_signature": _signature("customer", "Li Wei", clock.iso("30m")),
         "customer_acceptance": {"words": "Brakes are quiet now, thank you."},
     }
     walk.step(ro, "customer_accepts", SA, acceptance, advance="30m")
     walk.note("The sheet held an unauthorized 260 (the declined A/C cleaning); corrected to 1480.")
-    walk.step(ro, "customer_accepts", SA, {**acceptance, "settlement": {"labour": 380, "parts": 1100, "total": 1480}})
-    walk.step(ro, "payment_received", CASHIER, {
-        "payment": {"method": "wechat_pay", "amount": 1480}, "invoice_no": "INV-2026-088123",
-        "next_service_due": {"km": 25480, "date": "2027-05-02"},
-    })
+    walk.step(
+        ro,
+        "customer_accepts",
+        SA,
+        {**acceptance, "settlement": {"labour": 380, "parts": 1100, "total": 1480}},
+    )
+    walk.step(
+        ro,
+        "payment_received",
+        CASHIER,
+        {
+            "payment": {"method": "wechat_pay", "amount": 1480},
+            "invoice_no": "INV-2026-088123",
+            "next_service_due": {"km": 25480, "date": "2027-05-02"},
+        },
+    )
     walk.note("Step 7: selected for the follow-up call; the call is made three days later.")
-    walk.step(ro, "schedule_follow_up", SYSTEM, {"selected_for_callback": True, "callback_selection_reason": "repair_with_rework"})
+    walk.step(
+        ro,
+        "schedule_follow_up",
+        SYSTEM,
+        {"selected_for_callback": True, "callback_selection_reason": "repair_with_rework"},
+    )
     walk.step(ro, "follow_up_closed", SYSTEM, {"follow_up_result": "completed_ok"}, advance="3d")

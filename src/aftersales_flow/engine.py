@@ -67,9 +67,25 @@ class _Decision:
     guards: Mapping[str, bool] = attrs.field(factory=dict)
 
 
+@attrs.frozen(kw_only=True)
+class _Command:
+    """One start or fire, with its arguments checked and the clock read once."""
+
+    instance_id: str
+    event: str
+    actor: Actor
+    payload: Mapping[str, Any]
+    payload_text: str
+    expected_version: int | None
+    idempotency_key: str | None
+    now: datetime
+
+
 def _check_text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
-        raise errors.InvalidCommand(f"{what} must be non-empty text of at most {MAX_ID_LENGTH} characters (got {value!r})")
+        raise errors.InvalidCommand(
+            f"{what} must be non-empty text of at most {MAX_ID_LENGTH} characters (got {value!r})"
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise errors.InvalidCommand(f"{what} must not contain control characters (got {value!r})")
     return value
@@ -171,7 +187,9 @@ class Engine:
     def _now(self) -> datetime:
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
-            raise errors.InvalidCommand(f"the clock returned {now!r} without a time zone; return aware UTC times")
+            raise errors.InvalidCommand(
+                f"the clock returned {now!r} without a time zone; return aware UTC times"
+            )
         return now.astimezone(UTC)
 
     def _command(
@@ -184,12 +202,47 @@ class Engine:
         expected_version: int | None,
         idempotency_key: str | None,
     ) -> Step:
+        command = self._checked(instance_id, event, actor, payload, expected_version, idempotency_key)
+        refused: errors.TransitionRefused | None = None
+        with self.store.write() as tx:
+            if idempotency_key is not None:
+                prior = tx.find_key(idempotency_key)
+                if prior is not None:
+                    return self._repeat(tx, prior, command)
+            head = tx.head(instance_id)
+            decision = self._decide(start_flow, head, command)
+            if decision.flow is not None:
+                tx.ensure_flow(decision.flow)
+            stored = tx.append(self._row(decision, head, command))
+            step = _step_from_row(stored, head.version if head else 0)
+            if decision.refusal is None:
+                tx.put_head(self._next_head(decision, head, command, step.version))
+            else:
+                refused = decision.refusal(step, decision.reasons)
+        if refused is not None:
+            raise refused
+        return step
+
+    def _checked(
+        self,
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> _Command:
+        """The command's arguments, checked; unusable ones raise InvalidCommand (nothing is written)."""
         _check_text(instance_id, "the instance id")
         _check_text(event, "the event name")
         if not isinstance(actor, Actor):
             raise errors.InvalidCommand(f"actor must be an af.Actor (got {type(actor).__name__})")
         if idempotency_key is not None:
             _check_text(idempotency_key, "the idempotency key")
+        if expected_version is not None and (
+            not isinstance(expected_version, int) or isinstance(expected_version, bool)
+        ):
+            raise errors.InvalidCommand(f"expected_version must be a whole number (got {expected_version!r})")
         if payload is None:
             payload = {}
         elif not isinstance(payload, Mapping):
@@ -197,49 +250,44 @@ class Engine:
         try:
             payload_text = canonical_json(payload)
         except (TypeError, ValueError) as exc:
-            payload_text = canonical_json({"unrepresentable": repr(payload)[:500], "error": str(exc)})
-            payload = {"__unrepresentable__": True}
-        now = self._now()
-        refused: errors.TransitionRefused | None = None
-        with self.store.write() as tx:
-            if idempotency_key is not None:
-                prior = tx.find_key(idempotency_key)
-                if prior is not None:
-                    return self._repeat(tx, prior, instance_id, event, payload_text)
-            head = tx.head(instance_id)
-            decision = self._decide(start_flow, head, instance_id, event, actor, payload, expected_version, now)
-            row = self._row(decision, head, instance_id, event, actor, payload_text, idempotency_key, now)
-            if decision.flow is not None:
-                tx.ensure_flow(decision.flow)
-            stored = tx.append(row)
-            step = _step_from_row(stored, head.version if head else 0)
-            if decision.refusal is None:
-                assert decision.flow is not None and decision.transition is not None
-                at = format_timestamp(now)
-                tx.put_head(
-                    Head(
-                        id=instance_id,
-                        flow=decision.flow.name,
-                        flow_version=decision.flow.version,
-                        flow_hash=decision.flow.content_hash,
-                        state=decision.transition.target,
-                        version=step.version,
-                        data=canonical_json(decision.data),
-                        created_at=head.created_at if head else at,
-                        updated_at=at,
-                    )
-                )
-            else:
-                refused = decision.refusal(step, decision.reasons)
-        if refused is not None:
-            raise refused
-        return step
+            raise errors.InvalidCommand(
+                f"payload must hold plain data (text, numbers, true/false, lists, mappings): {exc}"
+            ) from None
+        return _Command(
+            instance_id=instance_id,
+            event=event,
+            actor=actor,
+            payload=payload,
+            payload_text=payload_text,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+            now=self._now(),
+        )
 
-    def _repeat(
-        self, tx: StoreTransaction, prior: Row, instance_id: str, event: str, payload_text: str
-    ) -> Step:
+    def _next_head(self, decision: _Decision, head: Head | None, command: _Command, version: int) -> Head:
+        assert decision.flow is not None
+        assert decision.transition is not None
+        at = format_timestamp(command.now)
+        return Head(
+            id=command.instance_id,
+            flow=decision.flow.name,
+            flow_version=decision.flow.version,
+            flow_hash=decision.flow.content_hash,
+            state=decision.transition.target,
+            version=version,
+            data=canonical_json(decision.data),
+            created_at=head.created_at if head else at,
+            updated_at=at,
+        )
+
+    def _repeat(self, tx: StoreTransaction, prior: Row, command: _Command) -> Step:
         """A command whose idempotency key was seen: the original outcome, nothing written."""
-        if (prior["instance_id"], prior["event"], prior["payload"]) != (instance_id, event, payload_text):
+        instance_id, event = command.instance_id, command.event
+        if (prior["instance_id"], prior["event"], prior["payload"]) != (
+            instance_id,
+            event,
+            command.payload_text,
+        ):
             head = tx.head(instance_id)
             step = Step(
                 instance_id=instance_id,
@@ -280,17 +328,8 @@ class Engine:
     def _flow_of(self, head: Head) -> Flow:
         return self.flows[head.flow]
 
-    def _decide(
-        self,
-        start_flow: Flow | None,
-        head: Head | None,
-        instance_id: str,
-        event: str,
-        actor: Actor,
-        payload: Mapping[str, Any],
-        expected_version: int | None,
-        now: datetime,
-    ) -> _Decision:
+    def _decide(self, start_flow: Flow | None, head: Head | None, command: _Command) -> _Decision:
+        instance_id, expected_version = command.instance_id, command.expected_version
         if start_flow is not None:
             if head is not None:
                 reason = Reason(
@@ -298,10 +337,14 @@ class Engine:
                     message=f"{instance_id} already exists (a {head.flow} in state '{head.state}')",
                     rule="start",
                 )
-                return _Decision(flow=start_flow, source=head.state, refusal=errors.DuplicateInstance, reasons=(reason,))
-            return self._evaluate(start_flow, None, {}, instance_id, event, actor, payload, now)
+                return _Decision(
+                    flow=start_flow, source=head.state, refusal=errors.DuplicateInstance, reasons=(reason,)
+                )
+            return self._evaluate(start_flow, None, {}, command)
         if head is None:
-            reason = Reason(code="unknown_instance", message=f"there is no instance {instance_id}", rule="instance")
+            reason = Reason(
+                code="unknown_instance", message=f"there is no instance {instance_id}", rule="instance"
+            )
             return _Decision(flow=None, source=None, refusal=errors.UnknownInstance, reasons=(reason,))
         flow = self._flow_of(head)
         if expected_version is not None and expected_version != head.version:
@@ -314,24 +357,25 @@ class Engine:
                 rule="expected_version",
             )
             return _Decision(flow=flow, source=head.state, refusal=errors.VersionConflict, reasons=(reason,))
-        return self._evaluate(flow, head.state, json.loads(head.data), instance_id, event, actor, payload, now)
+        return self._evaluate(flow, head.state, json.loads(head.data), command)
 
     def _evaluate(
-        self,
-        flow: Flow,
-        source: str | None,
-        data: Mapping[str, Any],
-        instance_id: str,
-        event: str,
-        actor: Actor,
-        payload: Mapping[str, Any],
-        now: datetime,
+        self, flow: Flow, source: str | None, data: Mapping[str, Any], command: _Command
     ) -> _Decision:
         """Decide one command on a known head: the whole check, every reason collected."""
+        instance_id, event, actor, payload, now = (
+            command.instance_id,
+            command.event,
+            command.actor,
+            command.payload,
+            command.now,
+        )
         branches = flow.branches(source, event)
         if not branches:
             return _Decision(
-                flow=flow, source=source, refusal=errors.IllegalTransition,
+                flow=flow,
+                source=source,
+                refusal=errors.IllegalTransition,
                 reasons=(self._illegal_reason(flow, source, event),),
             )
         role_ok = [bool(actor.roles & b.roles) for b in branches]
@@ -348,7 +392,7 @@ class Engine:
                 )
             )
             refusal = errors.RoleDenied
-        payload_reasons = check_payload(flow, event, branches, payload)
+        payload_reasons = check_payload(flow, event, branches, payload, len(command.payload_text))
         if payload_reasons:
             reasons.extend(payload_reasons)
             refusal = refusal or errors.PayloadRejected
@@ -361,8 +405,17 @@ class Engine:
         per_branch: list[list[Reason]] = []
         for branch, allowed_role in zip(branches, role_ok, strict=True):
             ctx = RuleContext(
-                data=prospective, before=data, payload=payload, params=flow.params, now=now, actor=actor,
-                instance_id=instance_id, flow=flow.name, state=source, event=event, target=branch.target,
+                data=prospective,
+                before=data,
+                payload=payload,
+                params=flow.params,
+                now=now,
+                actor=actor,
+                instance_id=instance_id,
+                flow=flow.name,
+                state=source,
+                event=event,
+                target=branch.target,
             )
             found: list[Reason] = []
             if branch.guard is not None:
@@ -390,12 +443,17 @@ class Engine:
                 changes = {key: prospective[key] for key in payload}
                 changes.update(branch_effects[index])
                 return _Decision(
-                    flow=flow, source=source, transition=chosen, changes=changes,
-                    data={**prospective, **branch_effects[index]}, guards=facts,
+                    flow=flow,
+                    source=source,
+                    transition=chosen,
+                    changes=changes,
+                    data={**prospective, **branch_effects[index]},
+                    guards=facts,
                 )
             refusal = errors.GuardRejected
         # Of several branches, the one closest to passing explains the refusal best.
-        reasons.extend(min(per_branch, key=len))
+        closest: list[Reason] = min(per_branch, key=len)
+        reasons.extend(closest)
         return _Decision(flow=flow, source=source, refusal=refusal, reasons=_dedupe(reasons), guards=facts)
 
     def _illegal_reason(self, flow: Flow, source: str | None, event: str) -> Reason:
@@ -410,23 +468,14 @@ class Engine:
             message = f"'{event}' is not possible in state '{source}'; possible now: {possible}"
         return Reason(code="illegal_transition", message=message, rule="flow")
 
-    def _row(
-        self,
-        decision: _Decision,
-        head: Head | None,
-        instance_id: str,
-        event: str,
-        actor: Actor,
-        payload_text: str,
-        idempotency_key: str | None,
-        now: datetime,
-    ) -> dict[str, Any]:
+    def _row(self, decision: _Decision, head: Head | None, command: _Command) -> dict[str, Any]:
+        actor = command.actor
         flow = decision.flow
         accepted = decision.refusal is None
         return {
-            "instance_id": instance_id,
+            "instance_id": command.instance_id,
             "version": (head.version if head else 0) + 1 if accepted else None,
-            "event": event,
+            "event": command.event,
             "source": decision.source,
             "target": decision.transition.target if accepted and decision.transition else None,
             "accepted": 1 if accepted else 0,
@@ -436,11 +485,11 @@ class Engine:
             "actor_roles": canonical_json(sorted(actor.roles)),
             "on_behalf_of": actor.on_behalf_of,
             "channel": actor.channel,
-            "at": format_timestamp(now),
-            "payload": payload_text,
+            "at": format_timestamp(command.now),
+            "payload": command.payload_text,
             "changes": canonical_json(decision.changes),
             "guards": canonical_json(decision.guards),
-            "idempotency_key": idempotency_key,
+            "idempotency_key": command.idempotency_key,
             "flow": flow.name if flow else (head.flow if head else ""),
             "flow_version": flow.version if flow else 0,
             "flow_hash": flow.content_hash if flow else "",
@@ -458,8 +507,12 @@ class Engine:
         """The instance's current head."""
         head = self._head(instance_id)
         return Instance(
-            id=head.id, flow=head.flow, flow_version=head.flow_version, state=head.state,
-            version=head.version, data=json.loads(head.data),
+            id=head.id,
+            flow=head.flow,
+            flow_version=head.flow_version,
+            state=head.state,
+            version=head.version,
+            data=json.loads(head.data),
         )
 
     def options(self, instance_id: str, actor: Actor) -> list[Option]:
@@ -473,9 +526,23 @@ class Engine:
         now = self._now()
         result = []
         for event in flow.events_from(head.state):
-            decision = self._evaluate(flow, head.state, data, instance_id, event, actor, {}, now)
+            command = _Command(
+                instance_id=instance_id,
+                event=event,
+                actor=actor,
+                payload={},
+                payload_text="{}",
+                expected_version=None,
+                idempotency_key=None,
+                now=now,
+            )
+            decision = self._evaluate(flow, head.state, data, command)
             allowed = decision.refusal is None
-            target = decision.transition.target if decision.transition else flow.branches(head.state, event)[0].target
+            target = (
+                decision.transition.target
+                if decision.transition
+                else flow.branches(head.state, event)[0].target
+            )
             result.append(Option(event=event, target=target, allowed=allowed, reasons=decision.reasons))
         return result
 
@@ -493,8 +560,12 @@ class Engine:
             data.update(json.loads(row["changes"]))
         last = rows[-1]
         return Instance(
-            id=instance_id, flow=last["flow"], flow_version=last["flow_version"], state=last["target"],
-            version=last["version"], data=data,
+            id=instance_id,
+            flow=last["flow"],
+            flow_version=last["flow_version"],
+            state=last["target"],
+            version=last["version"],
+            data=data,
         )
 
     def events_since(self, seq: int, limit: int = 1000) -> list[AuditEvent]:

@@ -181,4 +181,3 @@ class StoreBusy(StoreError):
 
 class StoreCorrupt(StoreError):
     """The store's file is not a usable aftersales_flow database."""
-

@@ -121,8 +121,7 @@ def load_flows(
         if flow.name in flows:
             errors.append(
                 FlowDefinitionError(
-                    f"flow {flow.name!r} is defined twice (also in {flows[flow.name].source}); "
-                    "rename one",
+                    f"flow {flow.name!r} is defined twice (also in {flows[flow.name].source}); rename one",
                     file=os.fspath(path),
                     line=1,
                     column=1,
@@ -188,4 +187,6 @@ def _raise_all(errors: Iterable[FlowDefinitionError]) -> None:
     if len(found) == 1:
         raise found[0]
     first = found[0]
-    raise FlowDefinitionError(first.detail, file=first.file, line=first.line, column=first.column, errors=found)
+    raise FlowDefinitionError(
+        first.detail, file=first.file, line=first.line, column=first.column, errors=found
+    )

@@ -25,6 +25,18 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def _fields(value: Mapping[str, FieldSpec]) -> Mapping[str, FieldSpec]:
+    return MappingProxyType(dict(value))
+
+
+def _states(value: Mapping[str, State]) -> Mapping[str, State]:
+    return MappingProxyType(dict(value))
+
+
+def _flows(value: Mapping[str, Flow]) -> Mapping[str, Flow]:
+    return MappingProxyType(dict(value))
+
+
 def thaw(value: Any) -> Any:
     """A plain, JSON-ready copy of a value made by :func:`freeze`."""
     if isinstance(value, Mapping):
@@ -91,8 +103,8 @@ class Flow:
     description: str = ""
     roles: frozenset[str]
     params: Mapping[str, Any] = attrs.field(converter=freeze)
-    fields: Mapping[str, FieldSpec] = attrs.field(converter=MappingProxyType)
-    states: Mapping[str, State] = attrs.field(converter=MappingProxyType)
+    fields: Mapping[str, FieldSpec] = attrs.field(converter=_fields)
+    states: Mapping[str, State] = attrs.field(converter=_states)
     starts: tuple[Transition, ...]
     transitions: tuple[Transition, ...]
     invariants: tuple[Guard, ...] = ()
@@ -111,9 +123,7 @@ class Flow:
         index: dict[tuple[str | None, str], list[Transition]] = {}
         for transition in (*self.starts, *self.transitions):
             index.setdefault((transition.source, transition.event), []).append(transition)
-        object.__setattr__(
-            self, "_by_source", MappingProxyType({k: tuple(v) for k, v in index.items()})
-        )
+        object.__setattr__(self, "_by_source", MappingProxyType({k: tuple(v) for k, v in index.items()}))
 
     def branches(self, source: str | None, event: str) -> tuple[Transition, ...]:
         """The transitions ``event`` may take from ``source`` (``None``: start events), in order."""
@@ -145,7 +155,7 @@ class Flow:
 class FlowSet:
     """The flows an engine runs, by name (one brand's view of the shipped flows)."""
 
-    flows: Mapping[str, Flow] = attrs.field(converter=MappingProxyType)
+    flows: Mapping[str, Flow] = attrs.field(converter=_flows)
     brand: str | None = attrs.field(default=None, kw_only=True)
 
     def __getitem__(self, name: str) -> Flow:

@@ -59,7 +59,17 @@ _INSERT = (
     f"VALUES ({', '.join('?' for _ in CHAINED_COLUMNS)}, ?)"
 )
 _SELECT = f"SELECT {', '.join(_ROW_COLUMNS)} FROM events"
-_HEAD_COLUMNS = ("id", "flow", "flow_version", "flow_hash", "state", "version", "data", "created_at", "updated_at")
+_HEAD_COLUMNS = (
+    "id",
+    "flow",
+    "flow_version",
+    "flow_hash",
+    "state",
+    "version",
+    "data",
+    "created_at",
+    "updated_at",
+)
 _APPEND_ONLY = ("events", "flows")
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -122,7 +132,8 @@ class _Transaction:
         exists = self.conn.execute("SELECT 1 FROM flows WHERE hash = ?", (flow.content_hash,)).fetchone()
         if not exists:
             self.conn.execute(
-                "INSERT INTO flows (hash, name, version, brand, definition, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO flows (hash, name, version, brand, definition, stored_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     flow.content_hash,
                     flow.name,
@@ -154,7 +165,9 @@ class SQLiteStore:
         self.path = os.fspath(path)
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
-            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)} (got {synchronous!r})")
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)} (got {synchronous!r})"
+            )
         self.synchronous = mode
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
@@ -187,20 +200,32 @@ class SQLiteStore:
                 )
             return
         if db.table_names():
-            raise StoreCorrupt(f"{self.path}: the database holds other tables; use a new file for the audit store")
+            raise StoreCorrupt(
+                f"{self.path}: the database holds other tables; use a new file for the audit store"
+            )
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            db["meta"].create({"key": str, "value": str}, pk="key")
-            db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
-            db["events"].create(
+            db.table("meta").create({"key": str, "value": str}, pk="key")
+            db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            db.table("events").create(
                 _EVENT_COLUMNS,
                 pk="seq",
-                not_null={"instance_id", "position", "event", "accepted", "actor_id", "at", "flow", "hash", "prev_hash"},
+                not_null={
+                    "instance_id",
+                    "position",
+                    "event",
+                    "accepted",
+                    "actor_id",
+                    "at",
+                    "flow",
+                    "hash",
+                    "prev_hash",
+                },
             )
-            db["events"].create_index(["instance_id", "position"], unique=True)
-            db["events"].create_index(["instance_id", "version"], unique=True)
-            db["events"].create_index(["idempotency_key"], unique=True)
-            db["instances"].create(
+            db.table("events").create_index(["instance_id", "position"], unique=True)
+            db.table("events").create_index(["instance_id", "version"], unique=True)
+            db.table("events").create_index(["idempotency_key"], unique=True)
+            db.table("instances").create(
                 {
                     "id": str,
                     "flow": str,
@@ -215,7 +240,7 @@ class SQLiteStore:
                 pk="id",
                 not_null={"flow", "flow_version", "flow_hash", "state", "version", "data"},
             )
-            db["flows"].create(
+            db.table("flows").create(
                 {"hash": str, "name": str, "version": int, "brand": str, "definition": str, "stored_at": str},
                 pk="hash",
             )
@@ -286,7 +311,9 @@ class SQLiteStore:
 
     def events(self, instance_id: str) -> list[Row]:
         """The instance's audit rows in chain order, refused attempts included."""
-        return [_row(r) for r in self._read(f"{_SELECT} WHERE instance_id = ? ORDER BY position", (instance_id,))]
+        return [
+            _row(r) for r in self._read(f"{_SELECT} WHERE instance_id = ? ORDER BY position", (instance_id,))
+        ]
 
     def iter_events(self) -> Iterator[Row]:
         """Every audit row, grouped by instance, in chain order."""

@@ -20,6 +20,7 @@ class SimulatedClock:
         self._now = moment.astimezone(UTC)
 
     def __call__(self) -> datetime:
+        """The simulated now."""
         return self._now
 
     def advance(self, by: str | float | timedelta) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -74,7 +74,7 @@ class Not:
         return f"not({self.item!r})"
 
 
-Guard = Union[RuleCall, AllOf, AnyOf, Not]
+Guard = RuleCall | AllOf | AnyOf | Not
 
 
 def rule_calls(guard: Guard | None) -> list[RuleCall]:

@@ -54,7 +54,7 @@ class RuleContext:
         return get_path(self.data, path)
 
 
-RuleResult = Union[None, str, Iterable[str]]
+RuleResult = None | str | Iterable[str]
 """``None`` when the rule holds; else one message, or several, saying what is wrong."""
 
 RuleFunction = Callable[..., RuleResult]
@@ -98,7 +98,9 @@ def _accepted_types(annotation: Any) -> tuple[type, ...]:
         return found
     if origin is float:
         return (int, float)
-    if origin in (list, tuple) or (isinstance(origin, type) and issubclass(origin, Iterable) and origin is not str):
+    if origin in (list, tuple) or (
+        isinstance(origin, type) and issubclass(origin, Iterable) and origin is not str
+    ):
         if isinstance(origin, type) and issubclass(origin, Mapping):
             return (dict,)
         return (list,)

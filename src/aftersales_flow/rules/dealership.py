@@ -63,7 +63,9 @@ def signed(
     ctx: RuleContext, *, field: str, signer_role: str = "customer", methods: list[str] | None = None
 ) -> str | None:
     """Holds when ``field`` holds a valid signature record of ``signer_role``."""
-    problem = signature_problem(ctx.get(field), signer_role=signer_role, methods=methods, actor_id=ctx.actor.id)
+    problem = signature_problem(
+        ctx.get(field), signer_role=signer_role, methods=methods, actor_id=ctx.actor.id
+    )
     if problem is None:
         return None
     return f"the {signer_role.replace('_', ' ')}'s signature on '{field}' is {problem}"
@@ -73,8 +75,10 @@ def _covered(ctx: RuleContext, line: Mapping[str, Any], methods: list[str] | Non
     """Why a worked-on line is not covered by an authorization, or None when it is."""
     if line.get("pay_type") == "internal_rework":
         approval = line.get("internal_approval")
-        if isinstance(approval, Mapping) and approval.get("approver_role") in INTERNAL_APPROVER_ROLES and not is_blank(
-            approval.get("approver_id")
+        if (
+            isinstance(approval, Mapping)
+            and approval.get("approver_role") in INTERNAL_APPROVER_ROLES
+            and not is_blank(approval.get("approver_id"))
         ):
             return None
         return "is internal rework without an internal approver (foreman or service advisor)"
@@ -86,7 +90,9 @@ def _covered(ctx: RuleContext, line: Mapping[str, Any], methods: list[str] | Non
         work_order = ctx.get("work_order_signature")
         covers = work_order.get("covers") if isinstance(work_order, Mapping) else None
         if isinstance(covers, list) and line.get("line_id") in covers:
-            problem = signature_problem(work_order, signer_role="customer", methods=methods, actor_id=ctx.actor.id)
+            problem = signature_problem(
+                work_order, signer_role="customer", methods=methods, actor_id=ctx.actor.id
+            )
             return None if problem is None else f"is covered by a work-order signature that is {problem}"
     if line.get("origin") == "additional_found":
         return "is additional work without the customer's signed authorization"
@@ -166,7 +172,9 @@ def declines_signed(
         )
         if problem:
             kind = "safety-critical " if line.get("safety_critical") else ""
-            problems.append(f"{_line_name(line)} is a declined {kind}item whose customer signature is {problem}")
+            problems.append(
+                f"{_line_name(line)} is a declined {kind}item whose customer signature is {problem}"
+            )
     return problems
 
 
