@@ -14,7 +14,7 @@ from aftersales_flow._problems import Problems, listing, suggest
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList, mark_of
 from aftersales_flow.errors import FlowShapeError, UnknownParameterError, UnknownRuleError
 from aftersales_flow.model import FIELD_TYPES, FieldSpec, thaw
-from aftersales_flow.rules._expr import AllOf, AnyOf, Guard, Not, ParamRef, RuleCall
+from aftersales_flow.rules._expr import AllOf, AnyOf, Explained, Guard, Not, ParamRef, RuleCall
 from aftersales_flow.rules._registry import RuleRegistry
 from aftersales_flow.states.state import Label, State
 
@@ -245,28 +245,18 @@ class ShapeChecker:
         doc = self.mapping(value, what, mark)
         if doc is None:
             return None
+        if "message" in doc:
+            message = doc["message"]
+            if not (isinstance(message, str) and message.strip()):
+                self.shape(f"{what} 'message' must be text saying what is missing", doc.mark_of("message"))
+                return None
+            rest = MarkedDict({k: v for k, v in doc.items() if k != "message"})
+            rest.mark, rest.key_marks, rest.value_marks = doc.mark, doc.key_marks, doc.value_marks
+            inner = self.guard(rest, mark, what)
+            return Explained(inner, message) if inner is not None else None
         combinators = [k for k in GUARD_COMBINATORS if k in doc]
         if combinators:
-            key = combinators[0]
-            if len(doc) != 1:
-                extra = ", ".join(repr(k) for k in doc if k != key)
-                self.shape(f"{what}: '{key}' stands alone in its mapping; move {extra} elsewhere", doc.mark)
-                return None
-            inner = doc[key]
-            if key == "not":
-                item = self.guard(inner, doc.mark_of(key), what)
-                return Not(item) if item is not None else None
-            items_doc = self.sequence(inner, f"{what} '{key}'", doc.mark_of(key))
-            if items_doc is None:
-                return None
-            if not items_doc:
-                self.shape(f"{what} '{key}' needs at least one item", items_doc.mark)
-                return None
-            items = [self.guard(v, items_doc.mark_of(i), what) for i, v in enumerate(items_doc)]
-            if None in items:
-                return None
-            built = tuple(i for i in items if i is not None)
-            return AllOf(built) if key == "all" else AnyOf(built)
+            return self._combinator(doc, combinators[0], what)
         if "rule" not in doc:
             self.shape(
                 f"{what} must be a rule name, a mapping with 'rule', or one of all/any/not "
@@ -280,6 +270,32 @@ class ShapeChecker:
             return None
         args = {k: v for k, v in doc.items() if k != "rule"}
         return self._rule_call(name, args, doc.mark_of("rule"), what, doc)
+
+    def _combinator(self, doc: MarkedDict, key: str, what: str) -> Guard | None:
+        """``all`` / ``any`` over a list of guards, or ``not`` over one."""
+        if len(doc) != 1:
+            extra = ", ".join(repr(k) for k in doc if k != key)
+            self.shape(
+                f"{what}: '{key}' stands alone in its mapping (with an optional 'message'); "
+                f"move {extra} elsewhere",
+                doc.mark,
+            )
+            return None
+        inner = doc[key]
+        if key == "not":
+            item = self.guard(inner, doc.mark_of(key), what)
+            return Not(item) if item is not None else None
+        items_doc = self.sequence(inner, f"{what} '{key}'", doc.mark_of(key))
+        if items_doc is None:
+            return None
+        if not items_doc:
+            self.shape(f"{what} '{key}' needs at least one item", items_doc.mark)
+            return None
+        items = [self.guard(v, items_doc.mark_of(i), what) for i, v in enumerate(items_doc)]
+        if None in items:
+            return None
+        built = tuple(i for i in items if i is not None)
+        return AllOf(built) if key == "all" else AnyOf(built)
 
     def _rule_call(
         self, name: str, args: Mapping[str, Any], mark: Mark, what: str, doc: MarkedDict | None = None

@@ -8,7 +8,7 @@ Integrators add rules with :func:`rule` (default registry) or their own
 """
 
 from aftersales_flow.rules import builtin, dealership
-from aftersales_flow.rules._expr import AllOf, AnyOf, Guard, Not, ParamRef, RuleCall, evaluate
+from aftersales_flow.rules._expr import AllOf, AnyOf, Explained, Guard, Not, ParamRef, RuleCall, evaluate
 from aftersales_flow.rules._registry import (
     DEFAULT_REGISTRY,
     MISSING,
@@ -24,6 +24,7 @@ __all__ = [
     "MISSING",
     "AllOf",
     "AnyOf",
+    "Explained",
     "Guard",
     "Not",
     "ParamRef",

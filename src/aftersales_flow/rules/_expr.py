@@ -74,7 +74,18 @@ class Not:
         return f"not({self.item!r})"
 
 
-Guard = RuleCall | AllOf | AnyOf | Not
+@attrs.frozen
+class Explained:
+    """A guard with the flow author's own words for its failure (``message:`` in YAML)."""
+
+    item: Guard
+    message: str
+
+    def __repr__(self) -> str:
+        return repr(self.item)
+
+
+Guard = RuleCall | AllOf | AnyOf | Not | Explained
 
 
 def rule_calls(guard: Guard | None) -> list[RuleCall]:
@@ -83,7 +94,7 @@ def rule_calls(guard: Guard | None) -> list[RuleCall]:
         return []
     if isinstance(guard, RuleCall):
         return [guard]
-    if isinstance(guard, Not):
+    if isinstance(guard, Not | Explained):
         return rule_calls(guard.item)
     return [call for item in guard.items for call in rule_calls(item)]
 
@@ -92,6 +103,8 @@ def describe(guard: Guard, params: Mapping[str, Any]) -> str:
     """A plain-words description of what ``guard`` demands."""
     if isinstance(guard, RuleCall):
         return guard.spec.describe(guard.resolve(params))
+    if isinstance(guard, Explained):
+        return guard.message
     if isinstance(guard, Not):
         return f"not ({describe(guard.item, params)})"
     joiner = " and " if isinstance(guard, AllOf) else " or "
@@ -139,6 +152,11 @@ def evaluate(guard: Guard, ctx: RuleContext, facts: dict[str, bool] | None = Non
         )
         return [Reason(code="any", message=message, rule=" | ".join(repr(i) for i in guard.items))]
     inner = evaluate(guard.item, ctx, facts)
+    if isinstance(guard, Explained):
+        if not inner:
+            return []
+        code = inner[0].code if len({r.code for r in inner}) == 1 else "explained"
+        return [Reason(code=code, message=guard.message, rule=repr(guard.item))]
     if inner:
         return []
     what = describe(guard.item, ctx.params)
