@@ -15,9 +15,7 @@ from aftersales_flow.testing import SimulatedClock
 ROOT = Path(__file__).resolve().parents[1]
 FLOWS = ROOT / "flows"
 
-settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "nightly", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
