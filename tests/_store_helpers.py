@@ -148,5 +148,6 @@ def sqlite3_cli(path: Path, sql: str) -> str:
     """Run ``sql`` on the store file with the real ``sqlite3`` command line; return its output."""
     assert SQLITE3 is not None
     done = subprocess.run([SQLITE3, str(path), sql], capture_output=True, text=True, check=False, timeout=30)
-    assert done.returncode == 0 and not done.stderr, f"sqlite3 failed: {done.stderr}"
+    assert done.returncode == 0, f"sqlite3 failed: {done.stderr}"
+    assert not done.stderr, f"sqlite3 complained: {done.stderr}"
     return done.stdout

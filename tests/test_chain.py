@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _store_helpers import HISTORY, SA, TECH, load_mini_flows, make_engine, populate, refusal
 
 import aftersales_flow as af
+from _store_helpers import HISTORY, SA, TECH, load_mini_flows, make_engine, populate, refusal
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, hash_of, row_hash
 
 
@@ -47,10 +47,10 @@ def test_genesis_is_sixty_four_zeros() -> None:
     assert GENESIS == "0" * 64
 
 
-def test_chained_columns_are_every_stored_column_but_seq_and_hash(store: af.SQLiteStore) -> None:
-    """The hash covers every column of the audit table except the global sequence and the hash itself."""
+def test_chained_columns_are_every_stored_column_but_the_hash(store: af.SQLiteStore) -> None:
+    """The hash covers every column of the audit table, the global sequence included, but the hash itself."""
     stored = [column.name for column in store.db["events"].columns]
-    assert set(CHAINED_COLUMNS) == set(stored) - {"seq", "hash"}
+    assert set(CHAINED_COLUMNS) == set(stored) - {"hash"}
     assert len(CHAINED_COLUMNS) == len(set(CHAINED_COLUMNS))
 
 
@@ -69,10 +69,11 @@ def test_hash_of_reads_the_chained_columns_in_order(rows: list[dict[str, Any]]) 
         assert hash_of(row) == row_hash([row[c] for c in CHAINED_COLUMNS]) == row["hash"]
 
 
-def test_hash_of_ignores_seq_and_hash(rows: list[dict[str, Any]]) -> None:
-    """The global sequence number and the stored hash are not part of a row's hash."""
+def test_hash_of_covers_seq_but_not_the_stored_hash(rows: list[dict[str, Any]]) -> None:
+    """The global sequence number is part of a row's hash; the stored hash itself is not."""
     row = rows[0]
-    assert hash_of({**row, "seq": 999, "hash": "f" * 64}) == hash_of(row)
+    assert hash_of({**row, "hash": "f" * 64}) == hash_of(row)
+    assert hash_of({**row, "seq": 999}) != hash_of(row)
 
 
 @pytest.mark.parametrize("column", CHAINED_COLUMNS)

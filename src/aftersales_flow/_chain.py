@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ GENESIS = "0" * 64
 """The ``prev_hash`` of an instance's first audit row."""
 
 CHAINED_COLUMNS: tuple[str, ...] = (
+    "seq",
     "instance_id",
     "position",
     "version",
@@ -33,22 +35,20 @@ CHAINED_COLUMNS: tuple[str, ...] = (
     "flow_hash",
     "prev_hash",
 )
-"""Every column of an audit row that its hash covers, in order (all but ``seq`` and ``hash``)."""
+"""Every column of an audit row that its hash covers, in order (all but ``hash`` itself).
 
-_SEP = "\x1f"
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "\x00"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
+``seq`` is covered too, so moving a row in the global order (which subscribers read) shows.
+"""
 
 
 def row_hash(values: Sequence[Any]) -> str:
-    """sha256 over the chained column values of one row (in :data:`CHAINED_COLUMNS` order)."""
-    return hashlib.sha256(_SEP.join(map(_text, values)).encode()).hexdigest()
+    """sha256 over the chained column values of one row (in :data:`CHAINED_COLUMNS` order).
+
+    The values are encoded as a JSON array, so NULL, text and numbers stay distinct and no
+    value can move a column boundary.
+    """
+    encoded = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def hash_of(row: Mapping[str, Any]) -> str:

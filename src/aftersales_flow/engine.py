@@ -24,7 +24,7 @@ from aftersales_flow._verify import verify_store
 from aftersales_flow.model import Flow, FlowSet, Transition
 from aftersales_flow.rules._expr import describe, evaluate
 from aftersales_flow.rules._registry import RuleContext
-from aftersales_flow.store import Head, Row, Store, StoreTransaction
+from aftersales_flow.store import Head, Row, Store
 from aftersales_flow.values import (
     Actor,
     AuditEvent,
@@ -79,6 +79,34 @@ class _Command:
     expected_version: int | None
     idempotency_key: str | None
     now: datetime
+
+
+def _same_command(prior: Row, command: _Command) -> bool:
+    """True when a stored row is the same command again (a retry), not a reuse of its key."""
+    return (prior["instance_id"], prior["event"], prior["payload"]) == (
+        command.instance_id,
+        command.event,
+        command.payload_text,
+    )
+
+
+def _key_reused(prior: Row, head: Head | None, flows: FlowSet) -> _Decision:
+    """The refusal of a command that reuses another command's idempotency key."""
+    reason = Reason(
+        code="idempotency_key_reused",
+        message=(
+            f"the idempotency key was already used for '{prior['event']}' on {prior['instance_id']} "
+            f"(event #{prior['seq']}) with other data; use a new key for a new command"
+        ),
+        rule="idempotency",
+    )
+    flow = flows.flows.get(head.flow) if head is not None else None
+    return _Decision(
+        flow=flow,
+        source=head.state if head else None,
+        refusal=errors.IdempotencyKeyReused,
+        reasons=(reason,),
+    )
 
 
 def _check_text(value: object, what: str) -> str:
@@ -205,12 +233,15 @@ class Engine:
         command = self._checked(instance_id, event, actor, payload, expected_version, idempotency_key)
         refused: errors.TransitionRefused | None = None
         with self.store.write() as tx:
-            if idempotency_key is not None:
-                prior = tx.find_key(idempotency_key)
-                if prior is not None:
-                    return self._repeat(tx, prior, command)
+            prior = tx.find_key(idempotency_key) if idempotency_key is not None else None
+            if prior is not None and _same_command(prior, command):
+                return self._repeat(prior)
             head = tx.head(instance_id)
-            decision = self._decide(start_flow, head, command)
+            if prior is not None:
+                decision = _key_reused(prior, head, self.flows)
+                command = attrs.evolve(command, idempotency_key=None)
+            else:
+                decision = self._decide(start_flow, head, command)
             if decision.flow is not None:
                 tx.ensure_flow(decision.flow)
             stored = tx.append(self._row(decision, head, command))
@@ -280,40 +311,16 @@ class Engine:
             updated_at=at,
         )
 
-    def _repeat(self, tx: StoreTransaction, prior: Row, command: _Command) -> Step:
-        """A command whose idempotency key was seen: the original outcome, nothing written."""
-        instance_id, event = command.instance_id, command.event
-        if (prior["instance_id"], prior["event"], prior["payload"]) != (
-            instance_id,
-            event,
-            command.payload_text,
-        ):
-            head = tx.head(instance_id)
-            step = Step(
-                instance_id=instance_id,
-                flow=head.flow if head else "",
-                flow_version=head.flow_version if head else 0,
-                event=event,
-                source=head.state if head else None,
-                target=None,
-                version=head.version if head else 0,
-                actor=_event_from_row(prior).actor,
-                at=parse_timestamp(prior["at"]),
-                accepted=False,
-                reasons=(),
-            )
-            reason = Reason(
-                code="idempotency_key_reused",
-                message=(
-                    f"the idempotency key was already used for '{prior['event']}' on "
-                    f"{prior['instance_id']} (event #{prior['seq']}) with other data; use a new key"
-                ),
-                rule="idempotency",
-            )
-            raise errors.IdempotencyKeyReused(step, [reason])
-        step = _step_from_row(prior)
+    def _repeat(self, prior: Row) -> Step:
+        """The original outcome of a command whose idempotency key was seen; nothing is written."""
         if prior["accepted"]:
-            return step
+            return _step_from_row(prior)
+        earlier = [
+            row
+            for row in self.store.events(prior["instance_id"])
+            if row["accepted"] and row["position"] < prior["position"]
+        ]
+        step = _step_from_row(prior, earlier[-1]["version"] if earlier else 0)
         refusal = _REFUSALS.get(prior["refusal"] or "", errors.TransitionRefused)
         raise refusal(step, step.reasons)
 

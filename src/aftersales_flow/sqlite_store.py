@@ -104,16 +104,18 @@ class _Transaction:
         return self.store._head(self.conn, instance_id)
 
     def append(self, row: Mapping[str, Any]) -> Row:
+        # The writer holds the database lock (BEGIN IMMEDIATE), so max(seq) + 1 is ours alone.
+        (next_seq,) = self.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()
         last = self.conn.execute(
             "SELECT position, hash FROM events WHERE instance_id = ? ORDER BY position DESC LIMIT 1",
             (row["instance_id"],),
         ).fetchone()
         full = dict(row)
+        full["seq"] = next_seq
         full["position"], full["prev_hash"] = (last[0] + 1, last[1]) if last else (0, GENESIS)
         values = [full[c] for c in CHAINED_COLUMNS]
         full["hash"] = row_hash(values)
-        cursor = self.conn.execute(_INSERT, (*values, full["hash"]))
-        full["seq"] = cursor.lastrowid
+        self.conn.execute(_INSERT, (*values, full["hash"]))
         return full
 
     def put_head(self, head: Head) -> None:
@@ -185,75 +187,98 @@ class SQLiteStore:
             self.db = sqlite_utils.Database(self._conn)
             self._ensure_schema()
         except sqlite3.Error as exc:
+            self._close_quietly()
             raise _store_error(exc, self.path) from None
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
 
     # --- schema ------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
-        db = self.db
-        if "events" in db.table_names():
-            version = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if version is None or int(version[0]) != SCHEMA_VERSION:
-                raise StoreCorrupt(
-                    f"{self.path}: schema version {version[0] if version else 'missing'}, "
-                    f"this library reads version {SCHEMA_VERSION}"
-                )
-            return
-        if db.table_names():
+        """Create the schema in an empty file, or check the one that is there.
+
+        Creation happens under the write lock and re-checks emptiness, so two processes
+        opening a new file at once both end up with one schema.
+        """
+        if not self.db.table_names():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not self.db.table_names():
+                    self._create_schema()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        tables = set(self.db.table_names())
+        if "events" not in tables:
             raise StoreCorrupt(
                 f"{self.path}: the database holds other tables; use a new file for the audit store"
             )
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            db.table("meta").create({"key": str, "value": str}, pk="key")
-            db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
-            db.table("events").create(
-                _EVENT_COLUMNS,
-                pk="seq",
-                not_null={
-                    "instance_id",
-                    "position",
-                    "event",
-                    "accepted",
-                    "actor_id",
-                    "at",
-                    "flow",
-                    "hash",
-                    "prev_hash",
-                },
+        missing = {"meta", "instances", "flows"} - tables
+        if missing:
+            raise StoreCorrupt(
+                f"{self.path}: the audit store lacks its {', '.join(sorted(missing))} table(s)"
             )
-            db.table("events").create_index(["instance_id", "position"], unique=True)
-            db.table("events").create_index(["instance_id", "version"], unique=True)
-            db.table("events").create_index(["idempotency_key"], unique=True)
-            db.table("instances").create(
-                {
-                    "id": str,
-                    "flow": str,
-                    "flow_version": int,
-                    "flow_hash": str,
-                    "state": str,
-                    "version": int,
-                    "data": str,
-                    "created_at": str,
-                    "updated_at": str,
-                },
-                pk="id",
-                not_null={"flow", "flow_version", "flow_hash", "state", "version", "data"},
+        found = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if found is None or str(found[0]) != str(SCHEMA_VERSION):
+            raise StoreCorrupt(
+                f"{self.path}: schema version {found[0] if found else 'missing'}, "
+                f"this library reads version {SCHEMA_VERSION}"
             )
-            db.table("flows").create(
-                {"hash": str, "name": str, "version": int, "brand": str, "definition": str, "stored_at": str},
-                pk="hash",
-            )
-            for table in _APPEND_ONLY:
-                for action in ("UPDATE", "DELETE"):
-                    self._conn.execute(
-                        f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                        f"BEGIN SELECT RAISE(ABORT, '{table} are append-only: {action} refused'); END"
-                    )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+
+    def _create_schema(self) -> None:
+        db = self.db
+        db.table("meta").create({"key": str, "value": str}, pk="key")
+        db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+        db.table("events").create(
+            _EVENT_COLUMNS,
+            pk="seq",
+            not_null={
+                "instance_id",
+                "position",
+                "event",
+                "accepted",
+                "actor_id",
+                "at",
+                "flow",
+                "hash",
+                "prev_hash",
+            },
+        )
+        db.table("events").create_index(["instance_id", "position"], unique=True)
+        db.table("events").create_index(["instance_id", "version"], unique=True)
+        db.table("events").create_index(["idempotency_key"], unique=True)
+        db.table("instances").create(
+            {
+                "id": str,
+                "flow": str,
+                "flow_version": int,
+                "flow_hash": str,
+                "state": str,
+                "version": int,
+                "data": str,
+                "created_at": str,
+                "updated_at": str,
+            },
+            pk="id",
+            not_null={"flow", "flow_version", "flow_hash", "state", "version", "data"},
+        )
+        db.table("flows").create(
+            {"hash": str, "name": str, "version": int, "brand": str, "definition": str, "stored_at": str},
+            pk="hash",
+        )
+        for table in _APPEND_ONLY:
+            for action in ("UPDATE", "DELETE"):
+                self._conn.execute(
+                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} are append-only: {action} refused'); END"
+                )
 
     # --- writing -----------------------------------------------------------------------
 
