@@ -1,0 +1,44 @@
+"""The demo: a repair order from walk-in to closed, every refusal printed with reasons, then verify()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aftersales_flow as af
+from aftersales_flow.demo import run_demo
+
+
+def test_demo_walks_to_closed_and_verifies(tmp_path: Path) -> None:
+    """run_demo closes RO-1001 through extra work, a failed QC and rework, and verify() is clean."""
+    lines: list[str] = []
+    report = run_demo(tmp_path / "demo.db", echo=lines.append)
+    assert report.ok
+    text = "\n".join(lines)
+    for needle in (
+        "REFUSED  record_work",
+        "is additional work without the customer's signed authorization",
+        "a phone consent without the reference of its recording",
+        "ok       qc_failed",
+        "a road test is required and has not passed",
+        "exceeds the authorized lines' total 1480 by 260",
+        "ok       follow_up_closed",
+    ):
+        assert needle in text, needle
+    with af.SQLiteStore(tmp_path / "demo.db") as store:
+        engine = af.Engine(af.load_flows("flows"), store)
+        instance = engine.instance("RO-1001")
+        assert instance.state == "closed"
+        assert engine.replay("RO-1001") == instance
+        refused = [e for e in engine.history("RO-1001") if not e.accepted]
+        assert [e.event for e in refused] == [
+            "complete_check_in",
+            "record_work",
+            "additional_work_authorized",
+            "qc_passed",
+            "customer_accepts",
+        ]
+
+
+def test_demo_runs_with_normal_synchronous(tmp_path: Path) -> None:
+    """The demo also runs on a store with synchronous=NORMAL."""
+    assert run_demo(tmp_path / "fast.db", echo=lambda _: None, synchronous="NORMAL").ok
