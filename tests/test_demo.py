@@ -20,7 +20,7 @@ def test_demo_walks_to_closed_and_verifies(tmp_path: Path) -> None:
         "a phone consent without the reference of its recording",
         "ok       qc_failed",
         "a road test is required and has not passed",
-        "exceeds the authorized lines' total 1480 by 260",
+        "exceeds the authorized lines' total 1,480.00 by 260.00",
         "ok       follow_up_closed",
     ):
         assert needle in text, needle

@@ -385,7 +385,7 @@ def test_settlement_above_the_authorized_lines_blocks_acceptance(
     with pytest.raises(af.GuardRejected) as refused:
         engine.fire("RO-1", "customer_accepts", actor=SA, payload=acceptance)
     assert messages(refused.value) == [
-        "the settlement total 360 exceeds the authorized lines' total 300 by 60; get the customer's "
+        "the settlement total 360.00 exceeds the authorized lines' total 300.00 by 60.00; get the customer's "
         "authorization for the extra or correct the sheet"
     ]
 
@@ -430,7 +430,7 @@ def test_cancel_during_repair_needs_the_service_managers_approval(
     with pytest.raises(af.GuardRejected) as refused:
         engine.fire("RO-1", "cancel_during_repair", actor=SA, payload=payload)
     assert messages(refused.value) == [
-        "the service manager's signature on 'service_manager_approval' is signed by a service_advisor, "
+        "the service manager's signature on 'service_manager_approval' is signed by a service advisor, "
         "not by the service manager"
     ]
     payload["service_manager_approval"] = signature("service_manager", MANAGER.id, clock.iso())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aftersales_flow._time import format_timestamp, parse_timestamp
@@ -32,6 +32,16 @@ _WORDS = {
     "object": "a mapping",
     "any": "a value",
 }
+
+
+def _is_date(value: str) -> bool:
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_problem(value: Any, depth: int, path: str) -> str | None:
@@ -83,7 +93,7 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
             return False
         return isinstance(value, str)
     if kind == "date":
-        return isinstance(value, str) and bool(_DATE.match(value))
+        return isinstance(value, str) and _is_date(value)
     if kind == "list":
         return isinstance(value, list)
     if kind == "object":

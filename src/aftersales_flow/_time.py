@@ -24,12 +24,15 @@ def parse_duration(text: Any) -> timedelta:
     """``'1h'``, ``'30m'``, ``'2d12h'``, ``'-1d'`` or a number of seconds, as a timedelta."""
     if isinstance(text, bool):
         raise ValueError(f"not a duration: {text!r}")  # noqa: TRY004 - callers treat bad input alike
-    if isinstance(text, int | float):
-        return timedelta(seconds=text)
-    if not isinstance(text, str) or not _DURATION.match(text):
-        raise ValueError(f"not a duration: {text!r} (write e.g. '30m', '1h', '2d', '1d12h')")
-    seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text))
-    return timedelta(seconds=-seconds if text.strip().startswith("-") else seconds)
+    try:
+        if isinstance(text, int | float):
+            return timedelta(seconds=text)
+        if not isinstance(text, str) or not _DURATION.match(text):
+            raise ValueError(f"not a duration: {text!r} (write e.g. '30m', '1h', '2d', '1d12h')")
+        seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text))
+        return timedelta(seconds=-seconds if text.strip().startswith("-") else seconds)
+    except OverflowError:
+        raise ValueError(f"not a duration: {text!r} (too long)") from None
 
 
 def parse_timestamp(value: Any) -> datetime:

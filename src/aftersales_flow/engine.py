@@ -22,7 +22,7 @@ from aftersales_flow._payload import apply_effects, check_payload, merge_payload
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
 from aftersales_flow.model import Flow, FlowSet, Transition
-from aftersales_flow.rules._expr import describe, evaluate
+from aftersales_flow.rules._expr import Guard, describe, evaluate, rule_errors
 from aftersales_flow.rules._registry import RuleContext
 from aftersales_flow.store import Head, Row, Store
 from aftersales_flow.values import (
@@ -107,6 +107,18 @@ def _key_reused(prior: Row, head: Head | None, flows: FlowSet) -> _Decision:
         refusal=errors.IdempotencyKeyReused,
         reasons=(reason,),
     )
+
+
+def _unless(guard: Guard, ctx: RuleContext, facts: dict[str, bool]) -> list[Reason]:
+    """Reasons an ``unless`` refuses: it holds, or one of its rules could not be checked."""
+    found = evaluate(guard, ctx, facts)
+    if rule_errors(found):
+        return rule_errors(found)
+    if found:
+        return []
+    return [
+        Reason(code="unless", message=f"not allowed while {describe(guard, ctx.params)}", rule=repr(guard))
+    ]
 
 
 def _check_text(value: object, what: str) -> str:
@@ -427,14 +439,8 @@ class Engine:
             found: list[Reason] = []
             if branch.guard is not None:
                 found.extend(evaluate(branch.guard, ctx, facts))
-            if branch.unless is not None and not evaluate(branch.unless, ctx, facts):
-                found.append(
-                    Reason(
-                        code="unless",
-                        message=f"not allowed while {describe(branch.unless, flow.params)}",
-                        rule=repr(branch.unless),
-                    )
-                )
+            if branch.unless is not None:
+                found.extend(_unless(branch.unless, ctx, facts))
             effects = apply_effects(branch, prospective, now)
             if flow.invariants:
                 after = attrs.evolve(ctx, data={**prospective, **effects})

@@ -108,14 +108,30 @@ def describe(guard: Guard, params: Mapping[str, Any]) -> str:
     if isinstance(guard, Not):
         return f"not ({describe(guard.item, params)})"
     joiner = " and " if isinstance(guard, AllOf) else " or "
-    return joiner.join(describe(item, params) for item in guard.items)
+    parts = []
+    for item in guard.items:
+        text = describe(item, params)
+        parts.append(f"({text})" if isinstance(item, AllOf | AnyOf) else text)
+    return joiner.join(parts)
+
+
+RULE_ERROR = "rule_error"
+"""The code of a reason saying a rule could not be checked (it raised)."""
+
+
+def rule_errors(reasons: list[Reason]) -> list[Reason]:
+    """The reasons that say a rule could not be checked; they refuse under ``not`` too."""
+    return [reason for reason in reasons if reason.code == RULE_ERROR]
 
 
 def _call(call: RuleCall, ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
     try:
         result = call.spec.function(ctx, **call.resolve(ctx.params))
     except Exception as exc:  # noqa: BLE001 - a broken rule refuses (fails closed) and says why
-        result = f"the rule '{call.name}' could not be checked ({type(exc).__name__}: {exc})"
+        if facts is not None:
+            facts[repr(call)] = False
+        message = f"the rule '{call.name}' could not be checked ({type(exc).__name__}: {exc})"
+        return [Reason(code=RULE_ERROR, message=message, rule=call.name)]
     if result is None:
         messages: list[str] = []
     elif isinstance(result, str):
@@ -152,11 +168,14 @@ def evaluate(guard: Guard, ctx: RuleContext, facts: dict[str, bool] | None = Non
         )
         return [Reason(code="any", message=message, rule=" | ".join(repr(i) for i in guard.items))]
     inner = evaluate(guard.item, ctx, facts)
+    errors = rule_errors(inner)
     if isinstance(guard, Explained):
         if not inner:
             return []
         code = inner[0].code if len({r.code for r in inner}) == 1 else "explained"
-        return [Reason(code=code, message=guard.message, rule=repr(guard.item))]
+        return [Reason(code=code, message=guard.message, rule=repr(guard.item)), *errors]
+    if errors:  # a rule that could not be checked must not turn into "does not hold"
+        return errors
     if inner:
         return []
     what = describe(guard.item, ctx.params)

@@ -11,6 +11,7 @@ method, document_ref, …}``; a phone consent (``recorded_phone_consent``) must 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from aftersales_flow.rules._registry import MISSING, RuleContext, rule
@@ -18,6 +19,8 @@ from aftersales_flow.rules.builtin import is_blank
 
 WORKED_STATUSES = ("authorized", "in_progress", "done")
 """Line statuses that mean work is (to be) done on the line."""
+ROAD_TESTERS = ("technician", "service_advisor", "qc_inspector")
+"""Roles that may do the road test (domain.md §4 #6: technician or SA; the inspector too)."""
 INTERNAL_APPROVER_ROLES = ("foreman", "service_advisor", "service_manager", "technical_director")
 """Roles that may approve internal rework of already-authorized work."""
 
@@ -32,6 +35,23 @@ def _line_name(line: Mapping[str, Any]) -> str:
     return f"{name} ({line['description']})" if line.get("description") else name
 
 
+def _role_words(role: Any) -> str:
+    text = str(role).replace("_", " ")
+    return f"an {text}" if text[:1] in "aeiou" else f"a {text}"
+
+
+def _approval_problem(approval: Any) -> str | None:
+    """Why an internal approval is not valid, or None: a named approver holding an approver role."""
+    if not isinstance(approval, Mapping):
+        return "no internal approver is recorded"
+    if approval.get("approver_role") not in INTERNAL_APPROVER_ROLES:
+        roles = ", ".join(r.replace("_", " ") for r in INTERNAL_APPROVER_ROLES)
+        return f"the internal approver must be one of: {roles}"
+    if is_blank(approval.get("approver_id")):
+        return "the internal approver's id is not recorded"
+    return None
+
+
 def signature_problem(
     record: Any, *, signer_role: str, methods: list[str] | None, actor_id: str | None = None
 ) -> str | None:
@@ -41,9 +61,10 @@ def signature_problem(
     if not isinstance(record, Mapping):
         return "not a signature record"
     role = record.get("signer_role")
+    if is_blank(role):
+        return f"missing who signed (its signer_role must be {signer_role})"
     if role != signer_role:
-        who = f"by a {role}" if role else "without saying who signed"
-        return f"signed {who}, not by the {signer_role.replace('_', ' ')}"
+        return f"signed by {_role_words(role)}, not by the {signer_role.replace('_', ' ')}"
     if is_blank(record.get("signer_id")) and is_blank(record.get("signer_name")):
         return "missing the signer's name or id"
     if signer_role == "customer" and actor_id is not None and record.get("signer_id") == actor_id:
@@ -51,6 +72,8 @@ def signature_problem(
     if is_blank(record.get("signed_at")):
         return "missing the time of signing"
     method = record.get("method")
+    if methods is not None and is_blank(method):
+        return f"missing how it was made (method: one of {', '.join(methods)})"
     if methods is not None and method not in methods:
         return f"made by '{method}', which this dealership does not accept (accepted: {', '.join(methods)})"
     if method == "recorded_phone_consent" and is_blank(record.get("recording_ref")):
@@ -74,14 +97,8 @@ def signed(
 def _covered(ctx: RuleContext, line: Mapping[str, Any], methods: list[str] | None) -> str | None:
     """Why a worked-on line is not covered by an authorization, or None when it is."""
     if line.get("pay_type") == "internal_rework":
-        approval = line.get("internal_approval")
-        if (
-            isinstance(approval, Mapping)
-            and approval.get("approver_role") in INTERNAL_APPROVER_ROLES
-            and not is_blank(approval.get("approver_id"))
-        ):
-            return None
-        return "is internal rework without an internal approver (foreman or service advisor)"
+        problem = _approval_problem(line.get("internal_approval"))
+        return None if problem is None else f"is internal rework, but {problem}"
     own = line.get("authorization")
     if not is_blank(own):
         problem = signature_problem(own, signer_role="customer", methods=methods, actor_id=ctx.actor.id)
@@ -105,8 +122,9 @@ def _payer_approval(ctx: RuleContext, line: Mapping[str, Any]) -> str | None:
         if ctx.get("warranty_status") == "covered" or ctx.get("oem_decision") in ("approved", "partial"):
             return None
         return "is billed to warranty without a warranty decision (covered, or the OEM's approval)"
-    if pay_type in ("goodwill", "campaign") and is_blank(line.get("internal_approval")):
-        return f"is billed as {pay_type} without an internal approver"
+    if pay_type in ("goodwill", "campaign"):
+        problem = _approval_problem(line.get("internal_approval"))
+        return None if problem is None else f"is billed as {pay_type}, but {problem}"
     return None
 
 
@@ -230,13 +248,18 @@ def kit_installed(ctx: RuleContext, *, items: list[str]) -> str | None:
     return None
 
 
-def _authorized_amount(ctx: RuleContext) -> float:
-    total = 0.0
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _authorized_amount(ctx: RuleContext) -> Decimal:
+    """The customer-paid lines authorized or worked on, summed exactly (amounts carry cents)."""
+    total = Decimal(0)
     for line in _lines(ctx):
-        if line.get("status") in ("authorized", "done") and line.get("pay_type", "customer") == "customer":
+        if line.get("status") in WORKED_STATUSES and line.get("pay_type", "customer") == "customer":
             amount = line.get("amount")
             if isinstance(amount, int | float) and not isinstance(amount, bool):
-                total += amount
+                total += Decimal(str(amount))
     return total
 
 
@@ -255,10 +278,12 @@ def settlement_within_authorization(ctx: RuleContext, *, threshold: float = 0) -
     if not isinstance(total, int | float) or isinstance(total, bool):
         return "the settlement sheet's total is not recorded"
     authorized = _authorized_amount(ctx)
-    if total > authorized + threshold:
+    excess = Decimal(str(total)) - authorized
+    if excess > Decimal(str(threshold)):
         return (
-            f"the settlement total {total:g} exceeds the authorized lines' total {authorized:g} by "
-            f"{total - authorized:g}; get the customer's authorization for the extra or correct the sheet"
+            f"the settlement total {_money(Decimal(str(total)))} exceeds the authorized lines' total "
+            f"{_money(authorized)} by {_money(excess)}; get the customer's authorization for the extra "
+            "or correct the sheet"
         )
     return None
 
@@ -271,8 +296,8 @@ def road_test_passed_if_required(ctx: RuleContext) -> str | None:
     test = ctx.get("road_test")
     if not isinstance(test, Mapping) or test.get("result") != "pass":
         return "a road test is required and has not passed"
-    if test.get("by_role") not in ("technician", "service_advisor", "qc_inspector"):
-        return "the road test must be done by a technician or the service advisor"
+    if test.get("by_role") not in ROAD_TESTERS:
+        return "the road test must record who drove it: a technician, the service advisor or the QC inspector"
     return None
 
 
@@ -281,4 +306,4 @@ def will_reach(ctx: RuleContext, *, field: str, value: int) -> str | None:
     """Holds when the counter ``field``, raised by one by this event, reaches ``value``."""
     current = ctx.get(field)
     count = (current if isinstance(current, int) and not isinstance(current, bool) else 0) + 1
-    return None if count >= value else f"'{field}' reaches {count}, below {value}"
+    return None if count >= value else f"this is number {count} of '{field}', not yet {value}"
