@@ -7,7 +7,7 @@ Integrators add rules with :func:`rule` (default registry) or their own
 :class:`RuleRegistry`.
 """
 
-from aftersales_flow.rules import builtin, dealership
+from aftersales_flow.rules import appointment, builtin, callback, complaint, customer_care, dealership
 from aftersales_flow.rules._expr import AllOf, AnyOf, Explained, Guard, Not, ParamRef, RuleCall, evaluate
 from aftersales_flow.rules._registry import (
     DEFAULT_REGISTRY,
@@ -32,7 +32,11 @@ __all__ = [
     "RuleContext",
     "RuleRegistry",
     "RuleSpec",
+    "appointment",
     "builtin",
+    "callback",
+    "complaint",
+    "customer_care",
     "dealership",
     "evaluate",
     "get_path",
