@@ -8,21 +8,15 @@ from typing import Any
 
 import attrs
 
+from aftersales_flow._frozen import freeze, thaw
 from aftersales_flow.errors import UnknownFlowError
 from aftersales_flow.rules._expr import Guard
 from aftersales_flow.states.state import Label, State
 
+__all__ = ["FIELD_TYPES", "FieldSpec", "Flow", "FlowSet", "Transition", "freeze", "thaw"]
+
 FIELD_TYPES = ("string", "integer", "number", "boolean", "datetime", "date", "list", "object", "any")
 """The types a data field may declare."""
-
-
-def freeze(value: Any) -> Any:
-    """A read-only deep copy: mappings become mapping proxies, lists tuples."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    return value
 
 
 def _fields(value: Mapping[str, FieldSpec]) -> Mapping[str, FieldSpec]:
@@ -35,15 +29,6 @@ def _states(value: Mapping[str, State]) -> Mapping[str, State]:
 
 def _flows(value: Mapping[str, Flow]) -> Mapping[str, Flow]:
     return MappingProxyType(dict(value))
-
-
-def thaw(value: Any) -> Any:
-    """A plain, JSON-ready copy of a value made by :func:`freeze`."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
-    return value
 
 
 @attrs.frozen(kw_only=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from aftersales_flow._frozen import thaw
 from aftersales_flow.rules._registry import RuleContext, RuleSpec
 from aftersales_flow.values import Reason
 
@@ -35,7 +36,8 @@ class RuleCall:
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments with parameter references replaced by the parameters' values."""
-        return {k: params[v.name] if isinstance(v, ParamRef) else v for k, v in self.args}
+        # Flow parameters are frozen (tuples, mapping proxies); rules get plain lists and dicts.
+        return {k: thaw(params[v.name]) if isinstance(v, ParamRef) else v for k, v in self.args}
 
     def __repr__(self) -> str:
         if not self.args:
