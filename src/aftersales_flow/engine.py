@@ -24,8 +24,10 @@ from aftersales_flow._verify import verify_store
 from aftersales_flow.model import Flow, FlowSet, Transition
 from aftersales_flow.rules._expr import Guard, describe, evaluate, rule_errors
 from aftersales_flow.rules._registry import RuleContext
-from aftersales_flow.store import Head, Row, Store
+from aftersales_flow.states.deadline import SLA_BREACHED, Deadline, DeadlineSpec
+from aftersales_flow.store import Head, Row, Store, StoreTransaction
 from aftersales_flow.values import (
+    SYSTEM,
     Actor,
     AuditEvent,
     Instance,
@@ -79,6 +81,31 @@ class _Command:
     expected_version: int | None
     idempotency_key: str | None
     now: datetime
+    deadline: str | None = None
+    """The deadline this command fires, when a tick runs it."""
+
+
+def _spec_of(flows: FlowSet, head: Head | None, deadline: Deadline) -> DeadlineSpec | None:
+    """The declaration behind a pending deadline, if the instance is still where it was set."""
+    if head is None or head.state != deadline.state or head.flow not in flows:
+        return None
+    for spec in flows[head.flow].states[head.state].deadlines:
+        if spec.name == deadline.name:
+            return spec
+    return None
+
+
+def _breach(flow: Flow, head: Head, spec: DeadlineSpec) -> _Decision:
+    """The accepted decision of an ``sla_breached`` record: the state and data stay as they are."""
+    transition = Transition(
+        event=SLA_BREACHED,
+        source=head.state,
+        target=head.state,
+        roles=frozenset({"system"}),
+        label=spec.label,
+        description=f"deadline '{spec.name}' passed",
+    )
+    return _Decision(flow=flow, source=head.state, transition=transition, data=json.loads(head.data))
 
 
 def _same_command(prior: Row, command: _Command) -> bool:
@@ -243,28 +270,79 @@ class Engine:
         idempotency_key: str | None,
     ) -> Step:
         command = self._checked(instance_id, event, actor, payload, expected_version, idempotency_key)
-        refused: errors.TransitionRefused | None = None
         with self.store.write() as tx:
-            prior = tx.find_key(idempotency_key) if idempotency_key is not None else None
-            if prior is not None and _same_command(prior, command):
-                return self._repeat(prior)
-            head = tx.head(instance_id)
-            if prior is not None:
-                decision = _key_reused(prior, head, self.flows)
-                command = attrs.evolve(command, idempotency_key=None)
-            else:
-                decision = self._decide(start_flow, head, command)
-            if decision.flow is not None:
-                tx.ensure_flow(decision.flow)
-            stored = tx.append(self._row(decision, head, command))
-            step = _step_from_row(stored, head.version if head else 0)
-            if decision.refusal is None:
-                tx.put_head(self._next_head(decision, head, command, step.version))
-            else:
-                refused = decision.refusal(step, decision.reasons)
+            step, refused = self._execute(tx, start_flow, command)
         if refused is not None:
             raise refused
         return step
+
+    def _execute(
+        self,
+        tx: StoreTransaction,
+        start_flow: Flow | None,
+        command: _Command,
+        decision: _Decision | None = None,
+    ) -> tuple[Step, errors.TransitionRefused | None]:
+        """Run one command inside an open write transaction: the step, and its refusal if refused."""
+        prior = tx.find_key(command.idempotency_key) if command.idempotency_key is not None else None
+        if prior is not None and _same_command(prior, command):
+            return self._repeat(prior), None
+        head = tx.head(command.instance_id)
+        if prior is not None:
+            decision = _key_reused(prior, head, self.flows)
+            command = attrs.evolve(command, idempotency_key=None)
+        elif decision is None:
+            decision = self._decide(start_flow, head, command)
+        if decision.flow is not None:
+            tx.ensure_flow(decision.flow)
+        stored = tx.append(self._row(decision, head, command))
+        step = _step_from_row(stored, head.version if head else 0)
+        if decision.refusal is not None:
+            return step, decision.refusal(step, decision.reasons)
+        tx.put_head(self._next_head(decision, head, command, step.version))
+        self._update_deadlines(tx, decision, head, command, step)
+        return step, None
+
+    def _update_deadlines(
+        self, tx: StoreTransaction, decision: _Decision, head: Head | None, command: _Command, step: Step
+    ) -> None:
+        """Set the deadlines of the state entered, keep or move those of a state stayed in."""
+        flow, transition = decision.flow, decision.transition
+        assert flow is not None
+        assert transition is not None
+        current = tx.deadlines_of(command.instance_id) if head is not None else []
+        specs = flow.states[transition.target].deadlines
+        if not specs and not current:
+            return
+        stayed = head is not None and head.state == transition.target
+        before = json.loads(head.data) if head is not None else {}
+        # Staying in a state keeps its deadlines, fired ones included (they do not re-arm);
+        # a deadline on a data field moves when the field changes; entering a state sets all.
+        kept = {d.name: d for d in current} if stayed else {}
+        result: list[Deadline] = []
+        for spec in specs:
+            existing = kept.get(spec.name)
+            if existing is not None and spec.name == command.deadline:
+                existing = attrs.evolve(existing, status="done")
+            moved = spec.field is not None and before.get(spec.field) != decision.data.get(spec.field)
+            if existing is not None and not moved:
+                result.append(existing)
+                continue
+            due = spec.due_at(entered_at=command.now, data=decision.data, params=flow.params)
+            if due is not None:
+                result.append(
+                    Deadline(
+                        instance_id=command.instance_id,
+                        flow=flow.name,
+                        name=spec.name,
+                        state=transition.target,
+                        due_at=due,
+                        event=spec.event,
+                        set_seq=step.seq or 0,
+                    )
+                )
+        if result != current:
+            tx.set_deadlines(command.instance_id, result)
 
     def _checked(
         self,
@@ -580,6 +658,69 @@ class Engine:
             version=last["version"],
             data=data,
         )
+
+    # --- time ----------------------------------------------------------------------------
+
+    def due(self, now: datetime | None = None) -> list[Deadline]:
+        """Pending deadlines due at ``now`` (the clock's now by default), earliest first."""
+        return self.store.due(now if now is not None else self._now())
+
+    def tick(self, now: datetime | None = None) -> list[Step]:
+        """Fire every deadline due at ``now`` exactly once, as the ``system`` actor.
+
+        Each deadline runs in its own transaction that re-checks it is still pending, so two
+        processes ticking at once, or a tick repeated after a crash, fire it once. A deadline
+        whose event is refused is marked done (the refusal is audited) and not retried.
+        Returns the accepted steps.
+        """
+        steps = []
+        for deadline in self.due(now):
+            step = self._fire_deadline(deadline)
+            if step is not None:
+                steps.append(step)
+        return steps
+
+    def _fire_deadline(self, deadline: Deadline) -> Step | None:
+        with self.store.write() as tx:
+            pending = {d.name: d for d in tx.deadlines_of(deadline.instance_id)}
+            current = pending.get(deadline.name)
+            if current is None or current.status != "pending" or current.set_seq != deadline.set_seq:
+                return None  # fired by another process, or moved or cleared since it was listed
+            head = tx.head(deadline.instance_id)
+            spec = _spec_of(self.flows, head, deadline)
+            if head is None or spec is None:
+                tx.set_deadlines(
+                    deadline.instance_id, [d for d in pending.values() if d.name != deadline.name]
+                )
+                return None
+            payload = (
+                dict(spec.payload)
+                if spec.fire
+                else {"deadline": spec.name, "due_at": deadline.due_at.isoformat()}
+            )
+            command = attrs.evolve(
+                self._checked(
+                    deadline.instance_id,
+                    spec.event,
+                    SYSTEM,
+                    payload,
+                    None,
+                    f"deadline:{deadline.instance_id}:{deadline.name}:{deadline.set_seq}",
+                ),
+                deadline=deadline.name,
+            )
+            decision = None if spec.fire else _breach(self._flow_of(head), head, spec)
+            step, refused = self._execute(tx, None, command, decision)
+            if refused is not None:
+                tx.set_deadlines(
+                    deadline.instance_id,
+                    [
+                        attrs.evolve(d, status="done") if d.name == deadline.name else d
+                        for d in pending.values()
+                    ],
+                )
+                return None
+            return step
 
     def events_since(self, seq: int, limit: int = 1000) -> list[AuditEvent]:
         """Audit events after global sequence number ``seq``: the outbox subscribers read."""

@@ -12,17 +12,19 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
 from aftersales_flow._build import canonical_json
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
-from aftersales_flow._time import format_timestamp, system_clock
+from aftersales_flow._time import format_timestamp, parse_timestamp, system_clock
 from aftersales_flow.errors import StoreBusy, StoreCorrupt, StoreError
 from aftersales_flow.model import Flow, thaw
+from aftersales_flow.states.deadline import Deadline
 from aftersales_flow.store import Head, Row
 
 SCHEMA_VERSION = 1
@@ -72,6 +74,33 @@ _HEAD_COLUMNS = (
 )
 _APPEND_ONLY = ("events", "flows")
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+_DEADLINE_COLUMNS = ("instance_id", "name", "flow", "state", "due_at", "event", "set_seq", "status")
+
+
+def _deadline_values(deadline: Deadline) -> tuple[Any, ...]:
+    return (
+        deadline.instance_id,
+        deadline.name,
+        deadline.flow,
+        deadline.state,
+        _fixed(deadline.due_at),
+        deadline.event,
+        deadline.set_seq,
+        deadline.status,
+    )
+
+
+def _fixed(moment: datetime) -> str:
+    """UTC time as fixed-width text, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _deadline(values: tuple[Any, ...]) -> Deadline:
+    found = dict(zip(_DEADLINE_COLUMNS, values, strict=True))
+    found["due_at"] = parse_timestamp(found["due_at"])
+    return Deadline(**found)
 
 
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:
@@ -126,6 +155,16 @@ class _Transaction:
             "state = excluded.state, version = excluded.version, data = excluded.data, "
             "updated_at = excluded.updated_at",
             tuple(getattr(head, c) for c in _HEAD_COLUMNS),
+        )
+
+    def deadlines_of(self, instance_id: str) -> list[Deadline]:
+        return self.store._deadlines(self.conn, "WHERE instance_id = ?", (instance_id,))
+
+    def set_deadlines(self, instance_id: str, deadlines: Sequence[Deadline]) -> None:
+        self.conn.execute("DELETE FROM deadlines WHERE instance_id = ?", (instance_id,))
+        self.conn.executemany(
+            f"INSERT INTO deadlines ({', '.join(_DEADLINE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_deadline_values(d) for d in deadlines],
         )
 
     def ensure_flow(self, flow: Flow) -> None:
@@ -220,7 +259,7 @@ class SQLiteStore:
             raise StoreCorrupt(
                 f"{self.path}: the database holds other tables; use a new file for the audit store"
             )
-        missing = {"meta", "instances", "flows"} - tables
+        missing = {"meta", "instances", "flows", "deadlines"} - tables
         if missing:
             raise StoreCorrupt(
                 f"{self.path}: the audit store lacks its {', '.join(sorted(missing))} table(s)"
@@ -273,6 +312,23 @@ class SQLiteStore:
             {"hash": str, "name": str, "version": int, "brand": str, "definition": str, "stored_at": str},
             pk="hash",
         )
+        # Pending deadlines: derived state like the heads, rewritten in the transaction of the
+        # event that sets or clears them; the audit trail holds what happened.
+        db.table("deadlines").create(
+            {
+                "instance_id": str,
+                "name": str,
+                "flow": str,
+                "state": str,
+                "due_at": str,
+                "event": str,
+                "set_seq": int,
+                "status": str,
+            },
+            pk=("instance_id", "name"),
+            not_null={"flow", "state", "due_at", "event", "set_seq", "status"},
+        )
+        db.table("deadlines").create_index(["status", "due_at"])
         for table in _APPEND_ONLY:
             for action in ("UPDATE", "DELETE"):
                 self._conn.execute(
@@ -358,6 +414,32 @@ class SQLiteStore:
         """A stored flow definition by content hash."""
         found = self._read("SELECT definition FROM flows WHERE hash = ?", (content_hash,))
         return json.loads(found[0][0]) if found else None
+
+    def _deadlines(self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Deadline]:
+        rows = conn.execute(
+            f"SELECT {', '.join(_DEADLINE_COLUMNS)} FROM deadlines {where} "
+            "ORDER BY due_at, instance_id, name",
+            params,
+        ).fetchall()
+        return [_deadline(values) for values in rows]
+
+    def due(self, now: datetime) -> list[Deadline]:
+        """Pending deadlines due at or before ``now``, earliest first."""
+        with self._lock:
+            try:
+                # Stored as UTC ISO text of one fixed width, so text order is time order.
+                return self._deadlines(self._conn, "WHERE status = 'pending' AND due_at <= ?", (_fixed(now),))
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+
+    def pending_deadlines(self, instance_id: str | None = None) -> list[Deadline]:
+        """Every pending deadline (of one instance, when given), earliest first."""
+        where, params = ("WHERE instance_id = ?", (instance_id,)) if instance_id else ("", ())
+        with self._lock:
+            try:
+                return self._deadlines(self._conn, where, params)
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
 
     def count_events(self) -> int:
         """How many audit rows the store holds."""

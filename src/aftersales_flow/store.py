@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
 from aftersales_flow.model import Flow
+from aftersales_flow.states.deadline import Deadline
 
 Row = Mapping[str, Any]
 """An audit row: ``seq``, the chained columns and ``hash``; JSON columns hold canonical text."""
@@ -44,6 +46,12 @@ class StoreTransaction(Protocol):
     def put_head(self, head: Head) -> None:
         """Insert or update an instance's head."""
 
+    def deadlines_of(self, instance_id: str) -> list[Deadline]:
+        """The instance's pending deadlines, read inside the transaction."""
+
+    def set_deadlines(self, instance_id: str, deadlines: Sequence[Deadline]) -> None:
+        """Replace the instance's pending deadlines."""
+
     def ensure_flow(self, flow: Flow) -> None:
         """Store the flow's definition under its content hash (once)."""
 
@@ -68,6 +76,12 @@ class Store(Protocol):
 
     def events_since(self, seq: int, limit: int = 1000) -> list[Row]:
         """Audit rows with ``seq`` greater than ``seq``, oldest first (the outbox)."""
+
+    def due(self, now: datetime) -> list[Deadline]:
+        """Pending deadlines due at or before ``now``, earliest first."""
+
+    def pending_deadlines(self, instance_id: str | None = None) -> list[Deadline]:
+        """Every pending deadline (of one instance, when given), earliest first."""
 
     def flow_definition(self, content_hash: str) -> Mapping[str, Any] | None:
         """A stored flow definition by content hash."""

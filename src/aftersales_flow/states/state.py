@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
+
+if TYPE_CHECKING:
+    from aftersales_flow.states.deadline import DeadlineSpec
 
 
 @attrs.frozen(kw_only=True)
@@ -30,5 +35,6 @@ class State:
     terminal: bool = False
     tags: tuple[str, ...] = ()
     description: str = ""
+    deadlines: tuple[DeadlineSpec, ...] = ()
     where: str = ""
     """``file:line:col`` of the state's definition, for messages."""
