@@ -361,3 +361,19 @@ def test_guard_facts_are_recorded(mini: af.Engine) -> None:
     assert isinstance(store, af.SQLiteStore)
     raw = store.events("M-1")[1]
     assert json.loads(raw["guards"]) == {"field_true(field='ok')": False}
+
+
+def test_branch_needing_another_role_still_gives_reasons(tmp_path: Path) -> None:
+    """When the only branch whose guard holds needs another role, the refusal names that role."""
+    text = MINI.replace(
+        "  - {event: go, from: a, to: c, roles: [service_advisor], requires: [ok],",
+        "  - {event: go, from: a, to: c, roles: [technician], requires: [ok],",
+    )
+    path = tmp_path / "mini.yaml"
+    path.write_text(text, encoding="utf-8")
+    engine = af.Engine(af.FlowSet({"mini": af.load_flow(path)}), af.SQLiteStore())
+    engine.start("mini", "M-1", event="open", actor=SA)
+    with pytest.raises(af.GuardRejected) as refused:
+        engine.fire("M-1", "go", actor=SA, payload={"ok": False})
+    assert [r.message for r in refused.value.reasons] == ["'ok' is not confirmed (it is False)"]
+    assert engine.fire("M-1", "go", actor=TECH, payload={"ok": False}).target == "c"

@@ -9,7 +9,7 @@ update the head, commit. A refusal is committed to the audit trail and then rais
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +83,17 @@ class _Command:
     now: datetime
     deadline: str | None = None
     """The deadline this command fires, when a tick runs it."""
+
+
+def _role_reason(event: str, branches: Sequence[Transition], actor: Actor) -> Reason:
+    """The actor holds none of the roles these branches allow."""
+    allowed = sorted(set().union(*(b.roles for b in branches)))
+    held = ", ".join(sorted(actor.roles)) or "no role"
+    return Reason(
+        code="role_denied",
+        message=f"'{event}' needs one of the roles {', '.join(allowed)}; {actor.id} holds {held}",
+        rule="roles",
+    )
 
 
 def _spec_of(flows: FlowSet, head: Head | None, deadline: Deadline) -> DeadlineSpec | None:
@@ -479,15 +490,7 @@ class Engine:
         reasons: list[Reason] = []
         refusal: type[errors.TransitionRefused] | None = None
         if not any(role_ok):
-            allowed = sorted(set().union(*(b.roles for b in branches)))
-            held = ", ".join(sorted(actor.roles)) or "no role"
-            reasons.append(
-                Reason(
-                    code="role_denied",
-                    message=f"'{event}' needs one of the roles {', '.join(allowed)}; {actor.id} holds {held}",
-                    rule="roles",
-                )
-            )
+            reasons.append(_role_reason(event, branches, actor))
             refusal = errors.RoleDenied
         payload_reasons = check_payload(flow, event, branches, payload, len(command.payload_text))
         if payload_reasons:
@@ -525,8 +528,11 @@ class Engine:
                 for invariant in flow.invariants:
                     found.extend(evaluate(invariant, after, facts))
             branch_effects.append(effects)
+            if not allowed_role and refusal is not errors.RoleDenied:
+                # Only this branch needs another role; say so, so that its reasons are never empty.
+                found.insert(0, _role_reason(event, [branch], actor))
             per_branch.append(found)
-            verdicts.append(allowed_role and not found)
+            verdicts.append(not found)
         if refusal is None:
             chosen = self._compiled_for(flow).resolve(source, event, verdicts)
             if chosen is not None:
