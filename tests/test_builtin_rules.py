@@ -324,10 +324,10 @@ def test_count_where_counts_zero_when_not_a_list(value: Any) -> None:
 
 
 def test_items_where_skips_items_that_are_not_mappings() -> None:
-    """Non-mapping items never match a filter."""
+    """Non-mapping items never match a filter; without a filter every item counts, text included."""
     ctx = _ctx({"lines": ["L1", {"status": "done"}, None]})
     assert items_where(ctx, "lines", {"status": "done"}) == [{"status": "done"}]
-    assert items_where(ctx, "lines", None) == [{"status": "done"}]
+    assert items_where(ctx, "lines", None) == ["L1", {"status": "done"}, None]
 
 
 # --- all_items -----------------------------------------------------------------------------

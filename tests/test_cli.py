@@ -97,7 +97,7 @@ def test_validate_ok_and_broken(tmp_path: Path) -> None:
     ("args", "code", "needle"),
     [
         (("validate",), 2, "Missing argument"),
-        (("validate", "missing.yaml"), 1, "missing.yaml:0:0: cannot read the flow file"),
+        (("validate", "missing.yaml"), 1, "missing.yaml: cannot read the flow file"),
         (("history",), 2, "Missing argument"),
         (("verify", "--db", "nowhere.db"), 1, "no store at nowhere.db"),
         (("frobnicate",), 2, "No such command"),

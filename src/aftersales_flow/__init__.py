@@ -9,6 +9,7 @@ from aftersales_flow.engine import Engine
 from aftersales_flow.errors import (
     AftersalesFlowError,
     AmbiguousTransitionError,
+    DuplicateFlowError,
     DuplicateInstance,
     FlowDefinitionError,
     FlowMeaningError,
@@ -61,6 +62,7 @@ __all__ = [
     "AftersalesFlowError",
     "AmbiguousTransitionError",
     "AuditEvent",
+    "DuplicateFlowError",
     "DuplicateInstance",
     "Engine",
     "FieldSpec",

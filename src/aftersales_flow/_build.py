@@ -16,8 +16,8 @@ from aftersales_flow._shape import (
     ShapeChecker,
     _kind,
 )
-from aftersales_flow._validate import check_meaning
-from aftersales_flow._yaml import Mark, MarkedDict, mark_of
+from aftersales_flow._validate import Declared, check_meaning
+from aftersales_flow._yaml import Mark, MarkedDict, MarkedList, mark_of
 from aftersales_flow.errors import FlowShapeError
 from aftersales_flow.model import Flow, Transition, thaw
 from aftersales_flow.rules._expr import Guard
@@ -49,7 +49,10 @@ def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, bran
         )
     params_doc = doc.get("params", {})
     params = thaw(params_doc) if isinstance(params_doc, dict) else {}
-    check = ShapeChecker(problems, registry, params)
+    declared = Declared.of(doc)
+    check = ShapeChecker(problems, registry, params, declared.fields)
+    if isinstance(params_doc, MarkedDict):
+        check.param_marks = params_doc.value_marks
     check.keys(doc, FLOW_KEYS, "the flow", REQUIRED_FLOW_KEYS)
     if "params" in doc:
         check.mapping(params_doc, "'params'", doc.mark_of("params"))
@@ -72,7 +75,7 @@ def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, bran
     check_meaning(
         problems,
         doc=doc,
-        roles=roles,
+        declared=declared,
         params=params,
         fields=fields,
         states=states,
@@ -145,6 +148,17 @@ def _is_name(value: Any) -> bool:
     return isinstance(value, str) and bool(NAME.match(value))
 
 
+def _check_not_empty(check: ShapeChecker, entry: MarkedDict, what: str, *, start: bool) -> None:
+    """An empty 'from' or 'roles' would make a transition that can never be taken."""
+    sources, roles = entry.get("from"), entry.get("roles")
+    if not start and isinstance(sources, MarkedList) and not sources:
+        check.shape(f"{what} 'from' must name at least one state", entry.mark_of("from"))
+    if isinstance(roles, MarkedList) and not roles:
+        check.shape(
+            f"{what} 'roles' is empty: nobody could fire it; list at least one role", entry.mark_of("roles")
+        )
+
+
 def _transitions(
     check: ShapeChecker, doc: MarkedDict, key: str, *, start: bool
 ) -> list[tuple[Transition, MarkedDict]]:
@@ -165,6 +179,7 @@ def _transitions(
         allowed = {k: v for k, v in TRANSITION_KEYS.items() if not (start and k == "from")}
         required = ("event", "to", "roles") if start else ("event", "from", "to", "roles")
         check.keys(entry, allowed, what, required)
+        _check_not_empty(check, entry, what, start=start)
         event_name = check.name(entry, "event", what)
         target = check.name(entry, "to", what)
         sources: tuple[str | None, ...] = (

@@ -7,11 +7,11 @@ into the overlay when the overlay wrote the faulty part.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aftersales_flow._problems import Problems, listing, suggest
-from aftersales_flow._shape import NAME, TRANSITION_KEYS, ShapeChecker
+from aftersales_flow._shape import NAME, TRANSITION_KEYS, ShapeChecker, _kind
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList
 from aftersales_flow.errors import FlowDefinitionError, OverlayError, UnknownParameterError
 
@@ -63,17 +63,22 @@ def _list(items: list[Any], marks: list[Mark], mark: Mark) -> MarkedList:
     return result
 
 
+def _named_in(value: Any, names: set[str] | dict[str, Any]) -> bool:
+    """True when ``value`` is one of ``names``; a malformed value (a list, a number) never is."""
+    return isinstance(value, str) and value in names
+
+
 def _without_states(entry: Any, removed: set[str]) -> Any:
     """A transition entry with removed states taken out of it, or None when nothing is left."""
     if not isinstance(entry, MarkedDict):
         return entry
-    if entry.get("to") in removed:
+    if _named_in(entry.get("to"), removed):
         return None
     sources = entry.get("from")
     if isinstance(sources, str):
         return None if sources in removed else entry
-    if isinstance(sources, MarkedList) and removed & set(sources):
-        left = [(s, m) for s, m in zip(sources, sources.item_marks, strict=True) if s not in removed]
+    if isinstance(sources, MarkedList) and any(_named_in(s, removed) for s in sources):
+        left = [(s, m) for s, m in zip(sources, sources.item_marks, strict=True) if not _named_in(s, removed)]
         if not left:
             return None
         trimmed = _copy(entry)
@@ -91,9 +96,29 @@ class _Merger:
         self.problems = problems
         self.check = check
         self.merged = _copy(base)
+        # Role lists of base transitions that removing roles left empty, by id, with the list
+        # itself (to keep the id valid) and the removed roles with the marks of their removal.
+        self.roleless: dict[int, tuple[MarkedList, list[tuple[str, Mark]]]] = {}
 
     def error(self, message: str, mark: Mark, kind: type[FlowDefinitionError] = OverlayError) -> None:
         self.problems.add(kind, message, mark)
+
+    def absent(self, verb: str, what: str, name: str, known: Iterable[object], mark: Mark) -> None:
+        """Report a name the overlay changes or removes that the base flow does not have."""
+        names = [str(k) for k in known]
+        self.error(
+            f"cannot {verb} {what} {name!r}: the base flow has no such {what}{suggest(name, names)}; "
+            f"it has: {listing(names)}",
+            mark,
+        )
+
+    def removals(self, section: MarkedDict, what: str) -> list[tuple[str, Mark]]:
+        """The names under ``remove``, each with the mark of its item."""
+        value = section.get("remove")
+        names = self.check.names(section, "remove", what)
+        if not isinstance(value, MarkedList):
+            return [(name, section.mark_of("remove")) for name in names]
+        return [(name, value.mark_of(value.index(name))) for name in names]
 
     def section(self, key: str, allowed: dict[str, str]) -> MarkedDict | None:
         if key not in self.overlay:
@@ -114,6 +139,7 @@ class _Merger:
         self.fields()
         self.states()
         self.transitions()
+        self.report_roleless()
         self.invariants()
         return self.merged
 
@@ -138,6 +164,14 @@ class _Merger:
                     UnknownParameterError,
                 )
                 continue
+            if not _same_kind(params[name], value):
+                self.error(
+                    f"parameter {name!r} is {_kind_word(params[name])} in the base flow "
+                    f"({params[name]!r}); the overlay must give {_kind_word(params[name])} too "
+                    f"(got {_kind(value)})",
+                    changes.mark_of(name),
+                )
+                continue
             _set(params, name, value, changes, name)
         added = (
             self.check.mapping(ov_new, "overlay 'new_params'", self.overlay.mark_of("new_params"))
@@ -156,21 +190,19 @@ class _Merger:
         if changes or added:
             self.merged["params"] = params
 
-    def _named_list(self, key: str, section: MarkedDict, what: str) -> None:
+    def _named_list(self, key: str, section: MarkedDict, what: str) -> dict[str, Mark]:
+        """Apply ``remove`` and ``add`` to a list of names; return the removed names and marks."""
         current = self.merged.get(key)
         items = list(current) if isinstance(current, MarkedList) else []
         marks = list(current.item_marks) if isinstance(current, MarkedList) else []
-        removals = self.check.names(section, "remove", what)
-        for name in removals:
+        removed: dict[str, Mark] = {}
+        for name, mark in self.removals(section, what):
             if name not in items:
-                self.error(
-                    f"cannot remove {what} {name!r}: the base flow has no such {what}; "
-                    f"it has: {listing(items)}",
-                    section.mark_of("remove"),
-                )
+                self.absent("remove", what, name, items, mark)
                 continue
             index = items.index(name)
             del items[index], marks[index]
+            removed[name] = mark
         add_doc = section.get("add")
         for offset, name in enumerate(self.check.names(section, "add", what)):
             items.append(name)
@@ -178,23 +210,73 @@ class _Merger:
         self.merged[key] = _list(
             items, marks, current.mark if isinstance(current, MarkedList) else section.mark
         )
+        return removed
 
     def roles(self) -> None:
+        """Add and remove roles.
+
+        Removing a role cascades: the role is dropped from the 'roles' of every base
+        transition and start event, so that the overlay need not change each one. A
+        transition left with no role could never be fired; unless the overlay's
+        'transitions: change' gives it roles, that is reported at the removal (see
+        :meth:`report_roleless`).
+        """
         section = self.section("roles", {"add": "roles to add", "remove": "roles to remove"})
-        if section is not None:
-            self._named_list("roles", section, "role")
+        if section is None:
+            return
+        removed = self._named_list("roles", section, "role")
+        if not removed:
+            return
+        # Nobody of this brand holds a removed role, so no base transition may still name it;
+        # dropping it here spares the overlay a 'change' for every transition that lists it.
+        for key in ("start", "transitions"):
+            current = self.merged.get(key)
+            if isinstance(current, MarkedList):
+                entries = [self._without_roles(entry, removed) for entry in current]
+                self.merged[key] = _list(entries, current.item_marks, current.mark)
+
+    def _without_roles(self, entry: Any, removed: dict[str, Mark]) -> Any:
+        roles = entry.get("roles") if isinstance(entry, MarkedDict) else None
+        if not isinstance(roles, MarkedList) or not any(_named_in(r, removed) for r in roles):
+            return entry
+        kept = [(r, m) for r, m in zip(roles, roles.item_marks, strict=True) if not _named_in(r, removed)]
+        trimmed = _copy(entry)
+        trimmed["roles"] = _list([r for r, _ in kept], [m for _, m in kept], roles.mark)
+        if not kept:
+            dropped = [(r, removed[r]) for r in roles if _named_in(r, removed)]
+            self.roleless[id(trimmed["roles"])] = (trimmed["roles"], dropped)
+        return trimmed
+
+    def report_roleless(self) -> None:
+        """Report base transitions that removing roles left with none, at the first removal."""
+        for key in ("start", "transitions"):
+            current = self.merged.get(key)
+            for entry in current if isinstance(current, MarkedList) else ():
+                found = self.roleless.get(id(entry.get("roles"))) if isinstance(entry, MarkedDict) else None
+                if found is None:
+                    continue
+                role, mark = found[1][0]
+                what = "start event" if key == "start" else "transition"
+                fix = (
+                    "keep the role"
+                    if key == "start"
+                    else "give it another role under 'transitions: change', or remove the transition "
+                    "under 'transitions: remove'"
+                )
+                self.error(
+                    f"cannot remove role {role!r}: {what} {entry.get('event')!r} ({entry.mark}) has no "
+                    f"other role, so nobody could fire it; {fix}",
+                    mark,
+                )
 
     def _mapping_section(self, key: str, section: MarkedDict, what: str, *, allow_change: bool) -> MarkedDict:
         current = self.merged.get(key)
         result = _copy(current) if isinstance(current, MarkedDict) else MarkedDict()
         if not isinstance(current, MarkedDict):
             result.mark, result.key_marks, result.value_marks = section.mark, {}, {}
-        for name in self.check.names(section, "remove", what):
+        for name, mark in self.removals(section, what):
             if name not in result:
-                self.error(
-                    f"cannot remove {what} {name!r}: the base flow has no such {what}{suggest(name, result)}",
-                    section.mark_of("remove"),
-                )
+                self.absent("remove", what, name, result, mark)
                 continue
             del result[name]
         add = section.get("add")
@@ -215,11 +297,7 @@ class _Merger:
         ):
             for name in ch_doc:
                 if name not in result:
-                    self.error(
-                        f"cannot change {what} {name!r}: the base flow has no such {what}"
-                        f"{suggest(name, result)}; known: {listing(result)}",
-                        ch_doc.key_mark(name),
-                    )
+                    self.absent("change", what, name, result, ch_doc.key_mark(name))
                     continue
                 old, new = result[name], ch_doc[name]
                 if isinstance(old, MarkedDict) and isinstance(new, MarkedDict):
@@ -330,20 +408,23 @@ class _Merger:
                 continue
             hits.append(index)
         if not hits:
-            known = sorted(
-                {
-                    str(e["event"])
-                    for e in entries
-                    if isinstance(e, MarkedDict) and isinstance(e.get("event"), str)
-                }
-            )
-            where = "".join(f" {k} {selector[k]!r}" for k in ("from", "to") if k in selector)
-            self.error(
-                f"no transition {event!r}{where} in the base flow{suggest(str(event), known)}; "
-                f"its events: {listing(known)}",
-                mark,
-            )
+            self._no_match(entries, selector, mark)
         return hits
+
+    def _no_match(self, entries: list[Any], selector: MarkedDict, mark: Mark) -> None:
+        """Report a selector that matches no transition, saying what the base flow has instead."""
+        event = selector.get("event")
+        branches = [e for e in entries if isinstance(e, MarkedDict) and e.get("event") == event]
+        where = "".join(f" {k} {selector[k]!r}" for k in ("from", "to") if k in selector)
+        if branches:
+            # The event exists, so 'from' or 'to' is what is wrong: say where the event goes.
+            sources = [s for e in branches for s in _as_list(e.get("from"))]
+            targets = [e.get("to") for e in branches]
+            hint = f"; {event!r} goes from {listing(sources)} to {listing(targets)}"
+        else:
+            known = {str(e["event"]) for e in entries if isinstance(e, MarkedDict) and "event" in e}
+            hint = f"{suggest(str(event), known)}; its events: {listing(known)}"
+        self.error(f"no transition {event!r}{where} in the base flow{hint}", mark)
 
     def _split(
         self, entries: list[Any], marks: list[Mark], index: int, selector: MarkedDict
@@ -387,10 +468,34 @@ def merge_overlay(
     """The base document with the overlay applied; problems go into ``problems``."""
     merged = _Merger(base, copy.copy(overlay), problems, make_checker()).run()
     brand = overlay.get("brand")
-    if not (isinstance(brand, str) and NAME.match(brand)):
+    # A missing 'brand' is reported with the overlay's other missing keys.
+    if "brand" in overlay and not (isinstance(brand, str) and NAME.match(brand)):
         problems.add(
             OverlayError,
             f"the overlay's 'brand' must be a snake_case name (got {brand!r})",
             overlay.mark_of("brand"),
         )
     return merged
+
+
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "true or false"),
+    ((int, float), "a number"),
+    (str, "text"),
+    (list, "a list"),
+    (dict, "a mapping"),
+)
+
+
+def _kind_word(value: Any) -> str | None:
+    """The kind of a parameter's value in words; whole numbers and decimals are one kind."""
+    return next((word for kinds, word in _KINDS if isinstance(value, kinds)), None)
+
+
+def _same_kind(old: Any, new: Any) -> bool:
+    """True when an overlay's parameter value can stand where the base flow's was."""
+    return old is None or new is None or _kind_word(old) == _kind_word(new)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]

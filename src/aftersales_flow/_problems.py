@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aftersales_flow._yaml import Mark
 from aftersales_flow.errors import FlowDefinitionError
@@ -11,15 +11,32 @@ from aftersales_flow.errors import FlowDefinitionError
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a known name is close to ``name``, else ``""``."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def listing(known: Iterable[str], limit: int = 40) -> str:
-    """Known names, sorted and comma-separated (cut after ``limit``)."""
-    names = sorted(known)
+def listing(known: Iterable[object], limit: int = 40) -> str:
+    """Known names, sorted and comma-separated (cut after ``limit``).
+
+    Names are shown as text: a malformed file may hold numbers or lists where names belong.
+    """
+    names = sorted({str(k) for k in known})
     shown = ", ".join(names[:limit])
     return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "") if names else "none"
+
+
+def combine(errors: Sequence[FlowDefinitionError]) -> FlowDefinitionError:
+    """One error carrying all of ``errors``.
+
+    Its class is theirs when they share one, else plain :class:`FlowDefinitionError`, so that
+    catching a specific class never catches problems of another kind.
+    """
+    if len(errors) == 1:
+        return errors[0]
+    kinds = {type(e) for e in errors}
+    kind = kinds.pop() if len(kinds) == 1 else FlowDefinitionError
+    first = errors[0]
+    return kind(first.detail, file=first.file, line=first.line, column=first.column, errors=errors)
 
 
 class Problems:
@@ -42,8 +59,4 @@ class Problems:
         unique: dict[str, FlowDefinitionError] = {}
         for error in self.errors:
             unique.setdefault(str(error), error)
-        errors = sorted(unique.values(), key=lambda e: (e.file, e.line, e.column))
-        if len(errors) == 1:
-            raise errors[0]
-        first = errors[0]
-        raise type(first)(first.detail, file=first.file, line=first.line, column=first.column, errors=errors)
+        raise combine(sorted(unique.values(), key=lambda e: (e.file, e.line, e.column)))

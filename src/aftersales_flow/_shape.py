@@ -7,15 +7,15 @@ rest and a file's problems are all reported together.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from aftersales_flow._problems import Problems, listing, suggest
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList, mark_of
-from aftersales_flow.errors import FlowShapeError, UnknownParameterError, UnknownRuleError
+from aftersales_flow.errors import FlowShapeError, UnknownFieldError, UnknownParameterError, UnknownRuleError
 from aftersales_flow.model import FIELD_TYPES, FieldSpec, thaw
 from aftersales_flow.rules._expr import AllOf, AnyOf, Explained, Guard, Not, ParamRef, RuleCall
-from aftersales_flow.rules._registry import RuleRegistry
+from aftersales_flow.rules._registry import RuleRegistry, RuleSpec
 from aftersales_flow.states.state import Label, State
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -62,15 +62,31 @@ FIELD_KEYS = {
     "description": "text",
 }
 GUARD_COMBINATORS = ("all", "any", "not")
+FIELD_PARAMETERS = ("field", "other")
+"""Rule parameters that name a data field of the flow (a dotted path's first part is the field)."""
+_EXAMPLES = {"flow": "repair_order", "to": "in_repair"}
 
 
 class ShapeChecker:
-    """Checks shapes and builds pieces, reporting into one :class:`Problems`."""
+    """Checks shapes and builds pieces, reporting into one :class:`Problems`.
 
-    def __init__(self, problems: Problems, registry: RuleRegistry, params: Mapping[str, Any]) -> None:
+    ``fields`` are the data fields the flow declares, which guards may read; ``None`` when
+    the declaration is too malformed to tell, and then guards' fields are not checked.
+    """
+
+    def __init__(
+        self,
+        problems: Problems,
+        registry: RuleRegistry,
+        params: Mapping[str, Any],
+        fields: Collection[str] | None = None,
+    ) -> None:
         self.problems = problems
         self.registry = registry
         self.params = params
+        self.fields = fields
+        self.param_marks: Mapping[str, Mark] = {}
+        """Where each parameter's value was written (the overlay's line when a brand set it)."""
 
     # --- primitives -----------------------------------------------------------------
 
@@ -114,7 +130,8 @@ class ShapeChecker:
             return value
         if key in doc:
             self.shape(
-                f"{what} '{key}' must be a snake_case name like 'sign_work_order' (got {value!r})",
+                f"{what} '{key}' must be a snake_case name like {_EXAMPLES.get(key, 'sign_work_order')!r} "
+                f"(got {value!r})",
                 doc.mark_of(key),
             )
         return None
@@ -242,9 +259,10 @@ class ShapeChecker:
         if isinstance(value, MarkedList):
             items = [self.guard(v, value.mark_of(i), what) for i, v in enumerate(value)]
             return AllOf(tuple(i for i in items if i is not None)) if None not in items else None
-        doc = self.mapping(value, what, mark)
-        if doc is None:
+        if not isinstance(value, MarkedDict):
+            self.shape(f"{what} must be a rule name, a list or a mapping (got {_kind(value)})", mark)
             return None
+        doc = value
         if "message" in doc:
             message = doc["message"]
             if not (isinstance(message, str) and message.strip()):
@@ -309,6 +327,22 @@ class ShapeChecker:
                 mark,
             )
             return None
+        ok = self._parameter_names(spec, args, mark, what, doc)
+        resolved: list[tuple[str, Any]] = []
+        for key, raw in args.items():
+            at = doc.mark_of(key) if doc is not None else mark
+            value = self._argument(raw, at, spec, key, what)
+            if value is _BAD:
+                ok = False
+                continue
+            ok = self._check_argument(spec, key, value, at, what) and ok
+            resolved.append((key, value))
+        return RuleCall(spec=spec, args=tuple(resolved)) if ok else None
+
+    def _parameter_names(
+        self, spec: RuleSpec, args: Mapping[str, Any], mark: Mark, what: str, doc: MarkedDict | None
+    ) -> bool:
+        """Report arguments the rule does not take and parameters it needs but is not given."""
         ok = True
         for key in args:
             if key not in spec.parameters:
@@ -316,45 +350,94 @@ class ShapeChecker:
                 allowed = ", ".join(sorted(spec.parameters)) or "none"
                 self.problems.add(
                     UnknownRuleError,
-                    f"rule {name!r} has no parameter {key!r}{suggest(key, spec.parameters)}; "
+                    f"{what}: rule {spec.name!r} has no parameter {key!r}{suggest(key, spec.parameters)}; "
                     f"its parameters: {allowed}",
                     at,
                 )
                 ok = False
         for key in sorted(spec.required - set(args)):
-            self.problems.add(UnknownRuleError, f"rule {name!r} needs the parameter {key!r}", mark)
+            self.problems.add(
+                UnknownRuleError, f"{what}: rule {spec.name!r} needs the parameter {key!r}", mark
+            )
             ok = False
-        resolved: list[tuple[str, Any]] = []
-        for key, raw in args.items():
-            at = doc.mark_of(key) if doc is not None else mark
-            value = self._argument(raw, at, name, key)
-            if value is _BAD:
-                ok = False
-                continue
-            actual = self.params.get(value.name) if isinstance(value, ParamRef) else value
-            accepted = spec.types.get(key, (object,))
-            if (object not in accepted and not isinstance(actual, accepted)) or (
-                isinstance(actual, bool) and bool not in accepted and object not in accepted
-            ):
-                names = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in accepted)
-                self.shape(f"rule {name!r} parameter {key!r} must be {names} (got {_kind(actual)})", at)
-                ok = False
-            resolved.append((key, value))
-        return RuleCall(spec=spec, args=tuple(resolved)) if ok else None
+        return ok
 
-    def _argument(self, raw: Any, mark: Mark, rule_name: str, key: str) -> Any:
+    def _check_argument(self, spec: RuleSpec, key: str, value: Any, at: Mark, what: str) -> bool:
+        """Check one argument's type, allowed choices, the rule's own check, and the field it names."""
+        actual = self.params.get(value.name) if isinstance(value, ParamRef) else value
+        at = self._blame(value, at)
+        needed = _expected(spec, key, actual)
+        if needed is not None:
+            if isinstance(value, ParamRef):
+                message = (
+                    f"{what}: parameter {value.name!r} is {_kind(actual)}; rule {spec.name!r} parameter "
+                    f"{key!r} needs {needed}"
+                )
+            else:
+                message = (
+                    f"{what}: rule {spec.name!r} parameter {key!r} must be {needed} (got {_kind(actual)})"
+                )
+            self.shape(message, at)
+            return False
+        check = spec.checks.get(key)
+        problem = check(actual) if check is not None else None
+        if problem is not None:
+            source = f" (from parameter {value.name!r})" if isinstance(value, ParamRef) else ""
+            self.shape(f"{what}: rule {spec.name!r} parameter {key!r}{source}: {problem}", at)
+            return False
+        if key in FIELD_PARAMETERS and isinstance(actual, str):
+            return self._known_field(spec, key, actual, at, what)
+        return True
+
+    def _blame(self, value: Any, at: Mark) -> Mark:
+        """A bad parameter value set in another file (a brand overlay) is reported where it was set."""
+        if isinstance(value, ParamRef):
+            written = self.param_marks.get(value.name)
+            if written is not None and written.file != at.file:
+                return written
+        return at
+
+    def _known_field(self, spec: RuleSpec, key: str, path: str, at: Mark, what: str) -> bool:
+        """A guard may only read a field the flow declares: a typo would refuse every event."""
+        field = path.split(".", 1)[0]
+        if self.fields is None or field in self.fields:
+            return True
+        shown = repr(field) if field == path else f"{field!r} (of {path!r})"
+        self.problems.add(
+            UnknownFieldError,
+            f"{what}: rule {spec.name!r} parameter {key!r} names field {shown}, which the flow does not "
+            f"declare{suggest(field, self.fields)}; declare it under 'fields' or use one of: "
+            f"{listing(self.fields)}",
+            at,
+        )
+        return False
+
+    def _argument(self, raw: Any, mark: Mark, spec: RuleSpec, key: str, what: str) -> Any:
         if isinstance(raw, MarkedDict) and set(raw) == {"param"}:
             pname = raw["param"]
             if not isinstance(pname, str) or pname not in self.params:
                 self.problems.add(
                     UnknownParameterError,
-                    f"rule {rule_name!r} parameter {key!r} refers to unknown parameter {pname!r}"
+                    f"{what}: rule {spec.name!r} parameter {key!r} refers to unknown parameter {pname!r}"
                     f"{suggest(str(pname), self.params)}; the flow's params: {listing(self.params)}",
                     raw.mark_of("param"),
                 )
                 return _BAD
             return ParamRef(pname)
         return thaw(raw)
+
+
+def _expected(spec: RuleSpec, key: str, actual: Any) -> str | None:
+    """What the rule's parameter ``key`` needs when ``actual`` does not fit it, else None."""
+    accepted = spec.types.get(key, (object,))
+    if object not in accepted and (
+        not isinstance(actual, accepted) or (isinstance(actual, bool) and bool not in accepted)
+    ):
+        return " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in accepted)
+    choices = spec.choices.get(key)
+    if choices is not None and actual not in choices:
+        return f"one of {', '.join('null' if c is None else repr(c) for c in choices)}"
+    return None
 
 
 _BAD: Any = object()

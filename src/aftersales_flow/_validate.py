@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from aftersales_flow._problems import Problems, listing, suggest
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList
 from aftersales_flow.errors import (
@@ -17,6 +19,42 @@ from aftersales_flow.errors import (
 )
 from aftersales_flow.model import FieldSpec, Transition
 from aftersales_flow.states.state import State
+
+
+@attrs.frozen(kw_only=True)
+class Declared:
+    """The role, state and field names a flow declares, whatever the shape of each declaration.
+
+    A name written in a malformed declaration (``roles: service_advisor`` instead of a list, a
+    state that is not a mapping) is still declared: its shape error is reported once, not
+    again as an unknown name at every use. ``None`` means the declaration is missing or too
+    malformed to read names from, and uses of such names are not checked.
+    """
+
+    roles: frozenset[str] | None
+    states: frozenset[str] | None
+    fields: frozenset[str] | None
+
+    @classmethod
+    def of(cls, doc: MarkedDict) -> Declared:
+        """The names declared in a flow document."""
+        return cls(
+            roles=_declared(doc, "roles", required=True),
+            states=_declared(doc, "states", required=True),
+            fields=_declared(doc, "fields", required=False),
+        )
+
+
+def _declared(doc: MarkedDict, key: str, *, required: bool) -> frozenset[str] | None:
+    if key not in doc:
+        # A missing required section is reported as missing; an optional one declares nothing.
+        return None if required else frozenset()
+    value = doc[key]
+    if isinstance(value, str):
+        return frozenset((value,))
+    if isinstance(value, MarkedDict | MarkedList):
+        return frozenset(name for name in value if isinstance(name, str))
+    return None
 
 
 def _item_mark(entry: MarkedDict, key: str, name: str | None) -> Mark:
@@ -34,7 +72,7 @@ def check_meaning(
     problems: Problems,
     *,
     doc: MarkedDict,
-    roles: frozenset[str],
+    declared: Declared,
     params: Mapping[str, Any],
     fields: Mapping[str, FieldSpec],
     states: Mapping[str, State],
@@ -43,7 +81,11 @@ def check_meaning(
     transitions: Sequence[Transition],
     marks: Mapping[int, MarkedDict],
 ) -> None:
-    """Report unknown names, ambiguous branches and graph problems into ``problems``."""
+    """Report unknown names, ambiguous branches and graph problems into ``problems``.
+
+    Names are checked against ``declared``; ``fields`` and ``states`` are the well-formed
+    declarations, whose types and terminal flags are checked too.
+    """
     del params  # parameter references are checked where guards are built
     if "start" in doc and not starts and not problems:
         problems.add(
@@ -52,29 +94,9 @@ def check_meaning(
     every = [*starts, *transitions]
     for transition in every:
         entry = marks[id(transition)]
+        _check_names(problems, transition, entry, declared)
+        _check_fields(problems, transition, entry, fields, declared.fields)
         what = _what(transition)
-        if transition.source is not None and transition.source not in states:
-            problems.add(
-                UnknownStateError,
-                f"{what} comes from unknown state {transition.source!r}{suggest(transition.source, states)}; "
-                f"known states: {listing(states)}",
-                _item_mark(entry, "from", transition.source),
-            )
-        if transition.target not in states:
-            problems.add(
-                UnknownStateError,
-                f"{what} targets unknown state {transition.target!r}{suggest(transition.target, states)}; "
-                f"known states: {listing(states)}",
-                entry.mark_of("to"),
-            )
-        for role in sorted(transition.roles - roles):
-            problems.add(
-                UnknownRoleError,
-                f"{what} names role {role!r}, which the flow does not declare{suggest(role, roles)}; "
-                f"add it to the flow's 'roles' or use one of: {listing(roles)}",
-                _item_mark(entry, "roles", role),
-            )
-        _check_fields(problems, transition, entry, fields)
         source_state = states.get(transition.source or "")
         if source_state is not None and source_state.terminal:
             problems.add(
@@ -88,19 +110,56 @@ def check_meaning(
         _check_graph(problems, doc, states, state_marks, starts, transitions)
 
 
+def _check_names(problems: Problems, transition: Transition, entry: MarkedDict, declared: Declared) -> None:
+    """The states and roles a transition names must be declared."""
+    what = _what(transition)
+    states = declared.states
+    if states is not None and transition.source is not None and transition.source not in states:
+        problems.add(
+            UnknownStateError,
+            f"{what} comes from unknown state {transition.source!r}{suggest(transition.source, states)}; "
+            f"known states: {listing(states)}",
+            _item_mark(entry, "from", transition.source),
+        )
+    if states is not None and transition.target not in states:
+        problems.add(
+            UnknownStateError,
+            f"{what} targets unknown state {transition.target!r}{suggest(transition.target, states)}; "
+            f"known states: {listing(states)}",
+            entry.mark_of("to"),
+        )
+    roles = declared.roles
+    if roles is None:
+        return
+    for role in sorted(transition.roles - roles):
+        problems.add(
+            UnknownRoleError,
+            f"{what} names role {role!r}, which the flow does not declare{suggest(role, roles)}; "
+            f"add it to the flow's 'roles' or use one of: {listing(roles)}",
+            _item_mark(entry, "roles", role),
+        )
+
+
 def _check_fields(
-    problems: Problems, transition: Transition, entry: MarkedDict, fields: Mapping[str, FieldSpec]
+    problems: Problems,
+    transition: Transition,
+    entry: MarkedDict,
+    fields: Mapping[str, FieldSpec],
+    declared: frozenset[str] | None,
 ) -> None:
     what = _what(transition)
+    known = declared if declared is not None else frozenset(fields)
     for key in ("requires", "accepts", "increment", "stamp"):
         for name in getattr(transition, key):
-            if name not in fields:
+            if declared is not None and name not in declared:
                 problems.add(
                     UnknownFieldError,
                     f"{what} '{key}' names field {name!r}, which the flow does not declare"
-                    f"{suggest(name, fields)}; declare it under 'fields' or use one of: {listing(fields)}",
+                    f"{suggest(name, known)}; declare it under 'fields' or use one of: {listing(known)}",
                     _item_mark(entry, key, name),
                 )
+            elif name not in fields:
+                continue  # declared, but malformed: its shape error says what is wrong
             elif key == "increment" and fields[name].type not in ("integer", "number"):
                 problems.add(
                     UnknownFieldError,
@@ -117,12 +176,12 @@ def _check_fields(
                 )
     set_doc = entry.get("set")
     for name in transition.set:
-        if name not in fields:
+        if declared is not None and name not in declared:
             at = set_doc.key_mark(name) if isinstance(set_doc, MarkedDict) else entry.mark_of("set")
             problems.add(
                 UnknownFieldError,
-                f"{what} 'set' names field {name!r}, which the flow does not declare{suggest(name, fields)}; "
-                f"declare it under 'fields' or use one of: {listing(fields)}",
+                f"{what} 'set' names field {name!r}, which the flow does not declare{suggest(name, known)}; "
+                f"declare it under 'fields' or use one of: {listing(known)}",
                 at,
             )
 

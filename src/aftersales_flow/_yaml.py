@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 import yaml
+from yaml.reader import ReaderError
 
 from aftersales_flow.errors import FlowSyntaxError
 
@@ -28,6 +29,7 @@ MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
 """Largest flow file accepted."""
 
+_STANDARD = "tag:yaml.org,2002:"
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -98,10 +100,21 @@ def _mark(node: yaml.Node, file: str) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def shown_tag(tag: str) -> str:
+    """A YAML tag as it is written in a file (``!!binary``, not ``tag:yaml.org,2002:binary``)."""
+    return "!!" + tag.removeprefix(_STANDARD) if tag.startswith(_STANDARD) else tag
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.nodes = 0
+        # The containers being built, innermost last: meeting one again means an alias inside
+        # its own anchor, a value without end.
+        self.path: set[int] = set()
+        # The top-level entry being built. Aliased nodes carry the mark of their anchor, so an
+        # alias bomb is reported at the entry that multiplies, not inside the first anchor.
+        self.entry: Mark | None = None
 
     def build(self, node: yaml.Node, depth: int) -> Any:
         self.nodes += 1
@@ -109,6 +122,12 @@ class _Builder:
             raise FlowSyntaxError(
                 f"the file expands to more than {MAX_NODES} YAML nodes (an alias bomb?); "
                 "write each value out instead of multiplying aliases",
+                **_where(self.entry or _mark(node, self.file)),
+            )
+        if id(node) in self.path:
+            raise FlowSyntaxError(
+                "an alias in this value refers to the value that contains it, a loop without end; "
+                "write the value out without the alias",
                 **_where(_mark(node, self.file)),
             )
         if depth > MAX_DEPTH:
@@ -116,17 +135,22 @@ class _Builder:
                 f"values are nested more than {MAX_DEPTH} levels deep; flatten the structure",
                 **_where(_mark(node, self.file)),
             )
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        self.path.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, depth)
-        if isinstance(node, yaml.SequenceNode):
-            return self._sequence(node, depth)
-        assert isinstance(node, yaml.ScalarNode)
-        return self._scalar(node)
+            built: MarkedDict | MarkedList = self._mapping(node, depth)
+        else:
+            assert isinstance(node, yaml.SequenceNode)
+            built = self._sequence(node, depth)
+        self.path.discard(id(node))
+        return built
 
     def _check_tag(self, node: yaml.Node, allowed: set[str]) -> None:
         if node.tag not in allowed:
             raise FlowSyntaxError(
-                f"YAML tag {node.tag!r} is not allowed; flow files hold plain values only (remove the tag)",
+                f"YAML tag {shown_tag(node.tag)!r} is not allowed; flow files hold plain values only "
+                "(remove the tag)",
                 **_where(_mark(node, self.file)),
             )
 
@@ -154,6 +178,8 @@ class _Builder:
                     **_where(key_mark),
                 )
             result.key_marks[key] = key_mark
+            if depth == 0:
+                self.entry = key_mark
             result.value_marks[key] = _mark(value_node, self.file)
             result[key] = self.build(value_node, depth + 1)
         return result
@@ -165,6 +191,8 @@ class _Builder:
         result.item_marks = []
         for item in node.value:
             result.item_marks.append(_mark(item, self.file))
+            if depth == 0:
+                self.entry = result.item_marks[-1]
             result.append(self.build(item, depth + 1))
         return result
 
@@ -191,6 +219,89 @@ def _where(mark: Mark) -> dict[str, Any]:
     return {"file": mark.file, "line": mark.line, "column": mark.column}
 
 
+_CONTEXT = re.compile(r"^while (?:parsing|scanning) an? (.+)$")
+_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of the character at ``index``, counting YAML's line breaks."""
+    line, start = 1, 0
+    for found in _BREAK.finditer(text, 0, index):
+        line, start = line + 1, found.end()
+    return line, index - start + 1
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        # Columns count characters everywhere else, so count the characters before the bad byte.
+        prefix = raw[line_start : exc.start].decode("utf-8", errors="replace")
+        column = len(prefix.removeprefix("\ufeff") if line == 1 else prefix) + 1
+        raise FlowSyntaxError(
+            f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+            file=file,
+            line=line,
+            column=column,
+        ) from None
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or "invalid YAML"
+    context, begun = exc.context or "", exc.context_mark
+    if context.startswith("expected a single document"):
+        return "a second YAML document starts here; a flow file holds one (remove the '---' and what follows)"
+    match = _CONTEXT.match(context)
+    if match is None or begun is None:
+        return problem
+    thing = match.group(1).replace("simple key", "key")
+    return f"{problem} (in the {thing} opened at {begun.line + 1}:{begun.column + 1})"
+
+
+def _unreadable(exc: ReaderError, text: str, file: str) -> FlowSyntaxError:
+    # libyaml counts the position in bytes and PyYAML in characters; the character itself is
+    # refused wherever it appears, so its first appearance is the one reported.
+    index = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+    line, column = _line_column(text, index if index >= 0 else min(exc.position, len(text)))
+    code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+    return FlowSyntaxError(
+        f"the file holds the control character {code}, which YAML does not allow; remove it",
+        file=file,
+        line=line,
+        column=column,
+    )
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    loader = None
+    try:
+        loader = _Loader(text)
+        return loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        message = f"invalid YAML: {_syntax_message(exc)}"
+        raise FlowSyntaxError(message, file=file, line=line, column=column) from None
+    except ReaderError as exc:
+        raise _unreadable(exc, text, file) from None
+    except yaml.YAMLError as exc:
+        raise FlowSyntaxError(f"invalid YAML: {exc}", file=file, line=1, column=1) from None
+    except RecursionError:
+        # Only PyYAML's pure-Python composer recurses; libyaml refuses deep nesting itself.
+        at = loader.get_mark() if loader is not None and hasattr(loader, "get_mark") else None
+        raise FlowSyntaxError(
+            f"values are nested more than {MAX_DEPTH} levels deep; flatten the structure",
+            file=file,
+            line=at.line + 1 if at is not None else 1,
+            column=at.column + 1 if at is not None else 1,
+        ) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
 def parse_yaml(text: str | bytes, file: str) -> Any:
     """Parse one YAML document into marked plain values, or raise :class:`FlowSyntaxError`."""
     if len(text) > MAX_BYTES:
@@ -201,32 +312,9 @@ def parse_yaml(text: str | bytes, file: str) -> Any:
             column=1,
         )
     if isinstance(text, bytes):
-        raw = text
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise FlowSyntaxError(
-                f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
-                file=file,
-                line=line,
-                column=column,
-            ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise FlowSyntaxError(f"invalid YAML: {problem}", file=file, line=line, column=column) from None
-    except yaml.YAMLError as exc:
-        raise FlowSyntaxError(f"invalid YAML: {exc}", file=file, line=1, column=1) from None
-    finally:
-        loader.dispose()
+        text = _decode(text, file)
+    text = text.removeprefix("\ufeff")
+    node = _compose(text, file)
     if node is None:
         raise FlowSyntaxError("the file is empty; a flow file is a YAML mapping", file=file, line=1, column=1)
     return _Builder(file).build(node, 0)

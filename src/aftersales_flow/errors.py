@@ -19,6 +19,9 @@ class AftersalesFlowError(Exception):
 class FlowDefinitionError(AftersalesFlowError):
     """A flow file is wrong; the message starts with ``file:line:col`` and says how to fix it.
 
+    A problem of a whole file or folder (unreadable, missing) has no line: its message
+    starts with ``file:`` alone and :attr:`line` and :attr:`column` are 0.
+
     When a file has several problems, the raised error carries all of them in
     :attr:`errors` (each itself a ``FlowDefinitionError`` subclass) and its message lists
     every one, one per line.
@@ -42,8 +45,8 @@ class FlowDefinitionError(AftersalesFlowError):
 
     @property
     def location(self) -> str:
-        """``file:line:col`` of the problem (1-based line and column)."""
-        return f"{self.file}:{self.line}:{self.column}"
+        """``file:line:col`` of the problem (1-based line and column), or only ``file`` without a line."""
+        return f"{self.file}:{self.line}:{self.column}" if self.line > 0 else self.file
 
     def _render(self) -> str:
         if len(self.errors) > 1 or self.errors[0] is not self:
@@ -52,13 +55,20 @@ class FlowDefinitionError(AftersalesFlowError):
         return f"{self.location}: {self.detail}"
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_definition_error, (type(self), self.detail, self.file, self.line, self.column))
+        # A lone error lists itself in `errors`; only a combined error pickles the ones it holds.
+        held = () if self.errors == (self,) else self.errors
+        return (_rebuild_definition_error, (type(self), self.detail, self.file, self.line, self.column, held))
 
 
 def _rebuild_definition_error(
-    cls: type[FlowDefinitionError], message: str, file: str, line: int, column: int
+    cls: type[FlowDefinitionError],
+    message: str,
+    file: str,
+    line: int,
+    column: int,
+    errors: Sequence[FlowDefinitionError] = (),
 ) -> FlowDefinitionError:
-    return cls(message, file=file, line=line, column=column)
+    return cls(message, file=file, line=line, column=column, errors=errors)
 
 
 class FlowSyntaxError(FlowDefinitionError):
@@ -103,6 +113,10 @@ class AmbiguousTransitionError(FlowMeaningError):
 
 class OverlayError(FlowMeaningError):
     """A brand overlay cannot be applied to its base flow."""
+
+
+class DuplicateFlowError(FlowMeaningError):
+    """Two files of one flows folder define flows of the same name."""
 
 
 class UnknownFlowError(AftersalesFlowError, KeyError):

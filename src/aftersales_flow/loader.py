@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from aftersales_flow._build import build_flow
 from aftersales_flow._overlay import is_overlay, merge_overlay
-from aftersales_flow._problems import Problems, listing
-from aftersales_flow._shape import ShapeChecker
-from aftersales_flow._yaml import MarkedDict, parse_yaml
-from aftersales_flow.errors import FlowDefinitionError, OverlayError
+from aftersales_flow._problems import Problems, combine, listing
+from aftersales_flow._shape import NAME, ShapeChecker, _kind
+from aftersales_flow._yaml import Mark, MarkedDict, parse_yaml
+from aftersales_flow.errors import (
+    DuplicateFlowError,
+    FlowDefinitionError,
+    FlowShapeError,
+    OverlayError,
+)
 from aftersales_flow.model import Flow, FlowSet, thaw
 from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
 
@@ -24,14 +28,27 @@ def _read(path: Path) -> Any:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise FlowDefinitionError(
-            f"cannot read the flow file: {exc.strerror or exc}", file=shown, line=0, column=0
-        ) from None
+        raise FlowDefinitionError(f"cannot read the flow file: {exc.strerror or exc}", file=shown) from None
     return parse_yaml(data, shown)
 
 
 def _flow_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in FLOW_SUFFIXES and p.is_file())
+
+
+def _at(mark: Mark) -> dict[str, Any]:
+    return {"file": mark.file, "line": mark.line, "column": mark.column}
+
+
+def _extends(doc: MarkedDict) -> str:
+    """The base flow an overlay names under 'extends'."""
+    value = doc["extends"]
+    if isinstance(value, str) and NAME.match(value):
+        return value
+    raise OverlayError(
+        f"'extends' must name the base flow, a snake_case name like 'repair_order' (got {_kind(value)})",
+        **_at(doc.mark_of("extends")),
+    )
 
 
 def _overlay_flow(
@@ -68,21 +85,18 @@ def load_flow(path: str | os.PathLike[str], *, rules: RuleRegistry | None = None
     doc = _read(file)
     if not is_overlay(doc):
         return build_flow(doc, registry, file=os.fspath(file), source=os.fspath(file))
-    base_name = doc["extends"]
+    base_name = _extends(doc)
     for folder in (file.parent, *list(file.parents)[:3]):
         for suffix in FLOW_SUFFIXES:
             candidate = folder / f"{base_name}{suffix}"
-            if isinstance(base_name, str) and candidate.is_file() and candidate != file:
+            if candidate.is_file() and candidate != file:
                 base_doc = _read(candidate)
                 if isinstance(base_doc, MarkedDict) and not is_overlay(base_doc):
                     return _overlay_flow(base_doc, candidate, doc, file, registry)
-    mark = doc.mark_of("extends")
     raise OverlayError(
         f"base flow {base_name!r} not found next to the overlay or above it; put {base_name}.yaml "
         "in the flows folder",
-        file=mark.file,
-        line=mark.line,
-        column=mark.column,
+        **_at(doc.mark_of("extends")),
     )
 
 
@@ -101,92 +115,115 @@ def load_flows(
     ``directory/brands/<brand>/*.yaml``. Every file is checked, and the problems of all
     files are raised together as one :class:`FlowDefinitionError`.
     """
-    registry = rules if rules is not None else DEFAULT_REGISTRY
     root = Path(directory)
     if not root.is_dir():
         raise FlowDefinitionError(
             "the flows folder does not exist; pass the folder that holds the flow files",
             file=os.fspath(root),
         )
-    errors: list[FlowDefinitionError] = []
-    base_docs: dict[str, tuple[MarkedDict, Path]] = {}
-    flows: dict[str, Flow] = {}
+    folder = _Folder(rules if rules is not None else DEFAULT_REGISTRY)
     for path in _flow_files(root):
-        try:
-            doc = _read(path)
-            flow = build_flow(doc, registry, file=os.fspath(path), source=os.fspath(path))
-        except FlowDefinitionError as exc:
-            errors.extend(exc.errors)
-            continue
-        if flow.name in flows:
-            errors.append(
-                FlowDefinitionError(
-                    f"flow {flow.name!r} is defined twice (also in {flows[flow.name].source}); rename one",
-                    file=os.fspath(path),
-                    line=1,
-                    column=1,
-                )
-            )
-            continue
-        flows[flow.name] = flow
-        base_docs[flow.name] = (doc, path)
+        folder.base(path)
     if brand is not None:
         brand_dir = root / "brands" / brand
         if not brand_dir.is_dir():
+            known = listing(available_brands(root))
             raise FlowDefinitionError(
-                f"unknown brand {brand!r}: no folder {os.fspath(brand_dir)}; brands: "
-                f"{listing(available_brands(root))}",
+                f"unknown brand {brand!r}: there is no such folder; brands: {known}",
                 file=os.fspath(brand_dir),
             )
         for path in _flow_files(brand_dir):
-            try:
-                flows_for_brand = _load_overlay(path, base_docs, brand, registry)
-            except FlowDefinitionError as exc:
-                errors.extend(exc.errors)
-                continue
-            flows[flows_for_brand.name] = flows_for_brand
-    if errors:
-        _raise_all(errors)
-    return FlowSet(flows, brand=brand)
+            folder.overlay(path, brand)
+    if folder.errors:
+        raise combine(folder.errors)
+    return FlowSet(folder.flows, brand=brand)
 
 
-def _load_overlay(
-    path: Path, base_docs: dict[str, tuple[MarkedDict, Path]], brand: str, registry: RuleRegistry
-) -> Flow:
-    doc = _read(path)
-    if not is_overlay(doc):
-        raise OverlayError(
-            "a file under brands/ must be an overlay starting with 'extends: <base flow>'",
-            file=os.fspath(path),
-            line=1,
-            column=1,
+class _Folder:
+    """The flows of one folder as they load, and the problems found so far."""
+
+    def __init__(self, registry: RuleRegistry) -> None:
+        self.registry = registry
+        self.errors: list[FlowDefinitionError] = []
+        self.flows: dict[str, Flow] = {}
+        self.base_docs: dict[str, tuple[MarkedDict, Path]] = {}
+        # Bases that failed to load, by their 'flow' name and their file name: their problems
+        # are reported already, and their overlays are skipped rather than called orphans.
+        self.broken: set[str] = set()
+        self.overlaid: dict[str, Path] = {}
+
+    def base(self, path: Path) -> None:
+        """Load one base flow file."""
+        doc: Any = None
+        try:
+            doc = _read(path)
+            flow = build_flow(doc, self.registry, file=os.fspath(path), source=os.fspath(path))
+        except FlowDefinitionError as exc:
+            self.errors.extend(exc.errors)
+            self.broken.add(path.stem)
+            if isinstance(doc, MarkedDict) and isinstance(doc.get("flow"), str):
+                self.broken.add(doc["flow"])
+            return
+        if flow.name in self.base_docs:
+            first = self.base_docs[flow.name][0].mark_of("flow")
+            self.errors.append(
+                DuplicateFlowError(
+                    f"flow {flow.name!r} is defined twice (first at {first}); rename one",
+                    **_at(doc.mark_of("flow")),
+                )
+            )
+            return
+        self.flows[flow.name] = flow
+        self.base_docs[flow.name] = (doc, path)
+
+    def overlay(self, path: Path, brand: str) -> None:
+        """Load one overlay file of ``brand`` and put its merged flow in place of the base's."""
+        try:
+            flow = self._overlay(path, brand)
+        except FlowDefinitionError as exc:
+            self.errors.extend(exc.errors)
+            return
+        if flow is not None:
+            self.flows[flow.name] = flow
+
+    def _overlay(self, path: Path, brand: str) -> Flow | None:
+        doc = _read(path)
+        if not is_overlay(doc):
+            raise OverlayError(
+                "a file under brands/ must be an overlay starting with 'extends: <base flow>'",
+                file=os.fspath(path),
+                line=1,
+                column=1,
+            )
+        base_name = _extends(doc)
+        _check_brand(doc, brand)
+        if base_name in self.overlaid:
+            raise OverlayError(
+                f"a second overlay of flow {base_name!r} for brand {brand!r} (the first is "
+                f"{os.fspath(self.overlaid[base_name])}); put the changes of both in one file",
+                **_at(doc.mark_of("extends")),
+            )
+        self.overlaid[base_name] = path
+        if base_name not in self.base_docs:
+            if base_name in self.broken:
+                return None
+            raise OverlayError(
+                f"the overlay extends unknown flow {base_name!r}; base flows: {listing(self.base_docs)}",
+                **_at(doc.mark_of("extends")),
+            )
+        base_doc, base_path = self.base_docs[base_name]
+        return _overlay_flow(base_doc, base_path, doc, path, self.registry)
+
+
+def _check_brand(doc: MarkedDict, brand: str) -> None:
+    """An overlay in the folder of ``brand`` says it is for that brand."""
+    if "brand" not in doc:
+        raise FlowShapeError(
+            f"the overlay is missing the key 'brand' (the brand this overlay is for); add 'brand: {brand}'",
+            **_at(doc.mark),
         )
-    mark = doc.mark_of("extends")
-    base_name = doc["extends"]
-    if base_name not in base_docs:
+    if doc["brand"] != brand:
         raise OverlayError(
-            f"the overlay extends unknown flow {base_name!r}; base flows: {listing(base_docs)}",
-            file=mark.file,
-            line=mark.line,
-            column=mark.column,
+            f"the overlay says brand {doc['brand']!r} but sits in the folder of brand {brand!r}",
+            **_at(doc.mark_of("brand")),
         )
-    if doc.get("brand") != brand:
-        bmark = doc.mark_of("brand")
-        raise OverlayError(
-            f"the overlay says brand {doc.get('brand')!r} but sits in the folder of brand {brand!r}",
-            file=bmark.file,
-            line=bmark.line,
-            column=bmark.column,
-        )
-    base_doc, base_path = base_docs[base_name]
-    return _overlay_flow(base_doc, base_path, doc, path, registry)
-
-
-def _raise_all(errors: Iterable[FlowDefinitionError]) -> None:
-    found = list(errors)
-    if len(found) == 1:
-        raise found[0]
-    first = found[0]
-    raise FlowDefinitionError(
-        first.detail, file=first.file, line=first.line, column=first.column, errors=found
-    )

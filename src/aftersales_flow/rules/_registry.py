@@ -6,14 +6,32 @@ import inspect
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import attrs
 
 from aftersales_flow.values import Actor
 
-MISSING: Any = object()
-"""Returned by :func:`get_path` when a field is absent."""
+
+class _Missing:
+    """The absence of a value: falsy, so ``if ctx.get("x")`` reads naturally."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""Returned by :func:`get_path` when a field is absent (falsy; compare with ``is``)."""
 
 
 def get_path(data: Mapping[str, Any], path: str) -> Any:
@@ -59,10 +77,18 @@ RuleResult = None | str | Iterable[str]
 
 RuleFunction = Callable[..., RuleResult]
 
+ArgumentCheck = Callable[[Any], str | None]
+"""Checks one argument when a flow is loaded: ``None`` when it is usable, else what is wrong."""
+
 
 @attrs.frozen(kw_only=True)
 class RuleSpec:
-    """A registered rule: its name, function, description and parameters."""
+    """A registered rule: its name, function, description and parameters.
+
+    ``types`` are the types each parameter accepts, ``choices`` the only values a parameter
+    annotated ``Literal[...]`` accepts, and ``checks`` the rule's own load-time checks of an
+    argument (see :meth:`RuleRegistry.register`).
+    """
 
     name: str
     function: RuleFunction = attrs.field(eq=False, repr=False)
@@ -70,6 +96,8 @@ class RuleSpec:
     required: frozenset[str]
     optional: frozenset[str]
     types: Mapping[str, tuple[type, ...]] = attrs.field(eq=False, repr=False)
+    choices: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict, eq=False, repr=False)
+    checks: Mapping[str, ArgumentCheck] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -89,8 +117,26 @@ class _Defaulting(dict[str, Any]):
         return "{" + key + "}"
 
 
+def _choices(annotation: Any) -> tuple[Any, ...] | None:
+    """The values a ``Literal[...]`` annotation (optionally ``| None``) allows, else None."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return get_args(annotation)
+    if origin is not Union and origin is not types.UnionType:
+        return None
+    found: list[Any] = []
+    for arg in get_args(annotation):
+        inner = (None,) if arg is type(None) else _choices(arg)
+        if inner is None:
+            return None
+        found.extend(inner)
+    return tuple(found)
+
+
 def _accepted_types(annotation: Any) -> tuple[type, ...]:
     origin = get_origin(annotation) or annotation
+    if origin is Literal:
+        return tuple(dict.fromkeys(type(choice) for choice in get_args(annotation)))
     if origin is Union or origin is types.UnionType:
         found: tuple[type, ...] = ()
         for arg in get_args(annotation):
@@ -123,7 +169,9 @@ class RuleRegistry:
     def __init__(self, rules: Iterable[RuleSpec] = ()) -> None:
         self._rules: dict[str, RuleSpec] = {spec.name: spec for spec in rules}
 
-    def rule(self, name: str, *, description: str) -> Callable[[RuleFunction], RuleFunction]:
+    def rule(
+        self, name: str, *, description: str, checks: Mapping[str, ArgumentCheck] | None = None
+    ) -> Callable[[RuleFunction], RuleFunction]:
         """Register the decorated function under ``name``.
 
         The function takes the :class:`RuleContext` first and its parameters as keyword-only
@@ -132,13 +180,28 @@ class RuleRegistry:
         """
 
         def decorator(function: RuleFunction) -> RuleFunction:
-            self.register(name, function, description=description)
+            self.register(name, function, description=description, checks=checks)
             return function
 
         return decorator
 
-    def register(self, name: str, function: RuleFunction, *, description: str) -> RuleSpec:
-        """Register ``function`` under ``name`` and return its spec."""
+    def register(
+        self,
+        name: str,
+        function: RuleFunction,
+        *,
+        description: str,
+        checks: Mapping[str, ArgumentCheck] | None = None,
+    ) -> RuleSpec:
+        """Register ``function`` under ``name`` and return its spec.
+
+        Flows are checked against the parameters' annotations when they load: the type
+        (``int``, ``str``, ``list[str]``…) and, for ``Literal[...]``, the allowed values.
+        ``checks`` maps a parameter to a function that checks its argument further at load
+        time, returning ``None`` when it is usable or a message saying what is wrong.
+        Parameters named ``field`` and ``other`` name data fields: a flow whose guard gives
+        them a field it does not declare (checked by a dotted path's first part) is refused.
+        """
         if not name.isidentifier() or name != name.lower():
             raise ValueError(f"rule names are snake_case identifiers (got {name!r})")
         if name in self._rules:
@@ -157,11 +220,18 @@ class RuleRegistry:
         except Exception:  # noqa: BLE001 - unresolvable hints only lose type checking of arguments
             hints = {}
         types: dict[str, tuple[type, ...]] = {}
+        choices: dict[str, tuple[Any, ...]] = {}
         for param in params[1:]:
             if param.kind is not inspect.Parameter.KEYWORD_ONLY:
                 raise ValueError(f"rule {name!r}: parameter {param.name!r} must be keyword-only")
             (required if param.default is inspect.Parameter.empty else optional).add(param.name)
-            types[param.name] = _accepted_types(hints.get(param.name, object))
+            annotation = hints.get(param.name, object)
+            types[param.name] = _accepted_types(annotation)
+            if (allowed := _choices(annotation)) is not None:
+                choices[param.name] = allowed
+        unknown = sorted(set(checks or {}) - required - optional)
+        if unknown:
+            raise ValueError(f"rule {name!r}: checks name parameters it does not take: {', '.join(unknown)}")
         spec = RuleSpec(
             name=name,
             function=function,
@@ -169,6 +239,8 @@ class RuleRegistry:
             required=frozenset(required),
             optional=frozenset(optional),
             types=types,
+            choices=choices,
+            checks=dict(checks or {}),
         )
         self._rules[name] = spec
         return spec
@@ -199,6 +271,8 @@ DEFAULT_REGISTRY = RuleRegistry()
 """The registry flows use unless told otherwise: generic and dealership rules."""
 
 
-def rule(name: str, *, description: str) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule in the default registry (decorator)."""
-    return DEFAULT_REGISTRY.rule(name, description=description)
+def rule(
+    name: str, *, description: str, checks: Mapping[str, ArgumentCheck] | None = None
+) -> Callable[[RuleFunction], RuleFunction]:
+    """Register a rule in the default registry (decorator); see :meth:`RuleRegistry.register`."""
+    return DEFAULT_REGISTRY.rule(name, description=description, checks=checks)

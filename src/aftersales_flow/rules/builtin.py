@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from aftersales_flow._time import parse_duration, parse_timestamp
 from aftersales_flow.rules._registry import MISSING, RuleContext, get_path, rule
+
+Comparison = Literal["<", "<=", "==", "!=", ">=", ">"]
+"""The comparison operators rules take as ``op``; a flow giving any other is refused at load."""
 
 OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -28,6 +31,18 @@ _OP_WORDS = {
     ">=": "at least",
     ">": "more than",
 }
+
+
+assert tuple(OPERATORS) == get_args(Comparison)
+
+
+def _duration_problem(value: Any) -> str | None:
+    """Why ``value`` is not a duration ``parse_duration`` reads, or None (a load-time check)."""
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def is_blank(value: Any) -> bool:
@@ -83,7 +98,7 @@ def field_in(ctx: RuleContext, *, field: str, values: list[Any]) -> str | None:
 
 @rule("field_compare", description="'{field}' {op} {value}")
 def field_compare(
-    ctx: RuleContext, *, field: str, op: str, value: Any = None, other: str | None = None
+    ctx: RuleContext, *, field: str, op: Comparison, value: Any = None, other: str | None = None
 ) -> str | None:
     """Holds when ``field op value`` (or ``field op other_field``) is true."""
     left = ctx.get(field)
@@ -99,6 +114,8 @@ def field_compare(
 
 
 def _matches(item: Any, where: Mapping[str, Any]) -> bool:
+    if not where:
+        return True  # no condition: every item counts, plain text entries included
     if not isinstance(item, Mapping):
         return False
     for key, wanted in where.items():
@@ -121,7 +138,7 @@ def items_where(ctx: RuleContext, field: str, where: Mapping[str, Any] | None) -
 
 @rule("count_where", description="the number of '{field}' items matching {where} is {op} {value}")
 def count_where(
-    ctx: RuleContext, *, field: str, op: str, value: int, where: dict[str, Any] | None = None
+    ctx: RuleContext, *, field: str, op: Comparison, value: int, where: dict[str, Any] | None = None
 ) -> str | None:
     """Holds when the count of list items matching ``where`` compares true with ``value``."""
     count = len(items_where(ctx, field, where))
@@ -153,8 +170,8 @@ def all_items(
     return problems
 
 
-@rule("time_compare", description="'{field}' is {op} now + {offset}")
-def time_compare(ctx: RuleContext, *, field: str, op: str, offset: str = "0s") -> str | None:
+@rule("time_compare", description="'{field}' is {op} now + {offset}", checks={"offset": _duration_problem})
+def time_compare(ctx: RuleContext, *, field: str, op: Comparison, offset: str = "0s") -> str | None:
     """Holds when the timestamp in ``field`` compares true with the clock's now plus ``offset``."""
     raw = ctx.get(field)
     if is_blank(raw):
