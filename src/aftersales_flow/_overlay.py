@@ -29,12 +29,45 @@ OVERLAY_KEYS = {
     "transitions": "{add: [...], change: [...], remove: [...]}",
     "invariants": "{add: [...]}",
 }
-_CHANGEABLE = {k: v for k, v in TRANSITION_KEYS.items() if k not in ("event", "from")}
+_EXTENDING = {
+    "add_guard": "a guard that must hold as well as the base guard",
+    "add_requires": "payload fields required as well",
+    "add_accepts": "payload fields accepted as well",
+    "add_roles": "roles allowed as well",
+}
+_CHANGEABLE = {**{k: v for k, v in TRANSITION_KEYS.items() if k not in ("event", "from")}, **_EXTENDING}
 _SELECTOR = {
     "event": "the event to select",
     "from": "only the branch from this state",
     "to": "only the branch to this state",
 }
+
+
+def _extend(entry: MarkedDict, key: str, selector: MarkedDict) -> None:
+    """Apply an ``add_*`` change: AND a guard onto the base guard, or append to a list of names."""
+    target = key.removeprefix("add_")
+    added = selector[key]
+    if target == "guard":
+        base = entry.get("guard")
+        both = MarkedList([base, added] if base is not None else [added])
+        both.mark = selector.mark_of(key)
+        both.item_marks = ([entry.mark_of("guard")] if base is not None else []) + [selector.mark_of(key)]
+        _set(entry, "guard", both, selector, key)  # a list of guards is their 'all'
+        return
+    current = entry.get(target)
+    items = list(current) if isinstance(current, list) else []
+    marks = (
+        list(current.item_marks) if isinstance(current, MarkedList) else [entry.mark_of(target)] * len(items)
+    )
+    if isinstance(added, MarkedList):
+        pairs = list(zip(added, added.item_marks, strict=True))
+    else:
+        pairs = [(added, selector.mark_of(key))]
+    for name, mark in pairs:
+        if name not in items:
+            items.append(name)
+            marks.append(mark)
+    _set(entry, target, _list(items, marks, selector.mark_of(key)), selector, key)
 
 
 def is_overlay(doc: Any) -> bool:
@@ -364,7 +397,9 @@ class _Merger:
                 self._split(entries, marks, index, selector)
                 entry = _copy(entries[index])
                 for key in selector:
-                    if key not in _SELECTOR:
+                    if key in _EXTENDING:
+                        _extend(entry, key, selector)
+                    elif key not in _SELECTOR:
                         _set(entry, key, selector[key], selector, key)
                 entries[index] = entry
         add = section.get("add")
