@@ -242,7 +242,7 @@ def test_unknown_overlay_keys_are_refused_with_did_you_mean():
         "brand, version, label, description, params, new_params, roles, fields, states, transitions, "
         "invariants",
         f"{file}:8:23: unknown key 'form' in overlay transition change; did you mean 'from'?; allowed keys: "
-        "event, from, to, roles, requires, accepts, guard, unless, label, set, increment, stamp, description",
+        "event, from, to, roles, requires, accepts, guard, unless, label, set, increment, stamp, description, add_guard, add_requires, add_accepts, add_roles",
         f"{file}:9:3: unknown key 'rename' in overlay 'transitions'; allowed keys: add, change, remove",
     ]
 
