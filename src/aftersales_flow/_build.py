@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from aftersales_flow._deadlines import check_deadlines
 from aftersales_flow._problems import Problems
 from aftersales_flow._shape import (
     FLOW_KEYS,
@@ -84,6 +85,7 @@ def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, bran
         transitions=[t for t, _ in transitions],
         marks={id(t): m for t, m in (*starts, *transitions)},
     )
+    check_deadlines(problems, states, [t for t, _ in transitions], fields, check.deadline_marks)
     problems.raise_if_any()
     definition = thaw(doc)
     definition.pop("brand", None)

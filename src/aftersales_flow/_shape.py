@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from aftersales_flow._deadlines import build_deadlines
 from aftersales_flow._problems import Problems, listing, suggest
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList, mark_of
 from aftersales_flow.errors import FlowShapeError, UnknownFieldError, UnknownParameterError, UnknownRuleError
@@ -54,6 +55,7 @@ STATE_KEYS = {
     "terminal": "true for a state that accepts no event",
     "tags": "a list of words",
     "description": "text",
+    "deadlines": "a list of deadlines: when each falls due and what happens then",
 }
 FIELD_KEYS = {
     "type": f"one of {', '.join(FIELD_TYPES)}",
@@ -86,6 +88,7 @@ class ShapeChecker:
         self.params = params
         self.fields = fields
         self.param_marks: Mapping[str, Mark] = {}
+        self.deadline_marks: dict[tuple[str, str], Mark] = {}
         """Where each parameter's value was written (the overlay's line when a brand set it)."""
 
     # --- primitives -----------------------------------------------------------------
@@ -249,6 +252,7 @@ class ShapeChecker:
             terminal=self.flag(doc, "terminal", what),
             tags=self.names(doc, "tags", what),
             description=self.text(doc, "description", what),
+            deadlines=build_deadlines(self, name, doc) if "deadlines" in doc else (),
             where=str(doc.mark),
         )
 

@@ -36,18 +36,18 @@ def resolve(value: Any, params: Mapping[str, Any]) -> Any:
 class DeadlineSpec:
     """A deadline declared on a state.
 
-    It falls due ``after`` a duration since the state was entered, or ``offset`` from the
-    timestamp in data ``field`` (``slot_at`` minus ``1d``). When due, the engine fires
-    ``fire`` as the ``system`` actor with ``payload``, or records ``sla_breached``.
-    ``avoid`` lists local time windows (``'09:00-11:00'``) the due time is moved out of, in
-    the flow's ``timezone`` parameter.
+    It falls due ``after`` a duration from the moment the state was entered, or ``after`` /
+    ``before`` the timestamp in data ``field`` (``slot_at`` ``before: 1d``). When due, the
+    engine fires ``fire`` as the ``system`` actor with ``payload``, or records
+    ``sla_breached``. ``avoid`` lists local time windows (``'09:00-11:00'``) the due time is
+    moved out of, in the flow's ``timezone`` parameter.
     """
 
     name: str
     state: str
     after: Setting = None
+    before: Setting = None
     field: str | None = None
-    offset: Setting = None
     fire: str | None = None
     payload: Mapping[str, Any] = attrs.field(factory=dict)
     avoid: Setting | tuple[str, ...] = ()
@@ -63,6 +63,7 @@ class DeadlineSpec:
         self, *, entered_at: datetime, data: Mapping[str, Any], params: Mapping[str, Any]
     ) -> datetime | None:
         """When the deadline falls due, or None when its data field is not recorded."""
+        base = entered_at
         if self.field is not None:
             raw = data.get(self.field)
             if raw is None or raw == "":
@@ -71,9 +72,7 @@ class DeadlineSpec:
                 base = parse_timestamp(raw)
             except ValueError:
                 return None
-            due = base + _duration(resolve(self.offset, params))
-        else:
-            due = entered_at + _duration(resolve(self.after, params))
+        due = base + _duration(resolve(self.after, params)) - _duration(resolve(self.before, params))
         windows = resolve(self.avoid, params)
         if windows:
             due = shift_out_of(due, list(windows), params.get("timezone"))
