@@ -11,7 +11,7 @@ from aftersales_flow._yaml import Mark, MarkedDict
 from aftersales_flow.errors import FlowShapeError, GraphError, UnknownFieldError, UnknownParameterError
 from aftersales_flow.model import FieldSpec, Transition, thaw
 from aftersales_flow.rules._local import parse_window
-from aftersales_flow.states.deadline import DeadlineSpec, ParamValue, Setting
+from aftersales_flow.states.deadline import UNITS, DeadlineSpec, ParamValue, Setting
 from aftersales_flow.states.state import State
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ DEADLINE_KEYS = {
     "fire": "the event fired as the system actor when due (omit to record sla_breached)",
     "payload": "the fired event's payload",
     "avoid": "local time windows to move the due time out of, e.g. {param: callback_blackouts}",
+    "unit": "days, hours or minutes, when 'after' / 'before' are plain numbers (a count of days)",
+    "when": "a guard: the deadline is only set when it holds on entering the state",
     "label": "{en: ..., zh: ...}",
     "description": "text",
 }
@@ -52,15 +54,21 @@ def _setting(check: ShapeChecker, doc: MarkedDict, key: str, what: str) -> Setti
     else:
         value = thaw(raw)
         result = tuple(value) if key == "avoid" and isinstance(value, list) else value
-    problem = _problem(key, value)
+    problem = _problem(key, value, doc.get("unit"))
     if problem:
         check.shape(f"{what} '{key}' {problem}", at)
         return None if key != "avoid" else ()
     return result
 
 
-def _problem(key: str, value: Any) -> str | None:
+def _problem(key: str, value: Any, unit: Any = None) -> str | None:
     try:
+        if key in ("after", "before") and isinstance(value, int | float) and not isinstance(value, bool):
+            if unit not in UNITS:
+                return (
+                    f"is the plain number {value}; add 'unit: days' (or hours, minutes) to say what it counts"
+                )
+            return None
         if key == "avoid":
             if not isinstance(value, list):
                 return "must be a list of time windows like '09:00-11:00'"
@@ -105,6 +113,15 @@ def build_deadlines(check: ShapeChecker, state: str, doc: MarkedDict) -> tuple[D
             )
             continue
         field = entry.get("field")
+        unit = entry.get("unit")
+        if unit is not None and unit not in UNITS:
+            check.shape(
+                f"{what} 'unit' must be one of {', '.join(UNITS)} (got {unit!r})", entry.mark_of("unit")
+            )
+            unit = None
+        when = (
+            check.guard(entry["when"], entry.mark_of("when"), f"{what} 'when'") if "when" in entry else None
+        )
         check.deadline_marks[(state, name)] = entry.mark
         built.append(
             DeadlineSpec(
@@ -116,6 +133,8 @@ def build_deadlines(check: ShapeChecker, state: str, doc: MarkedDict) -> tuple[D
                 fire=check.name(entry, "fire", what),
                 payload=thaw(payload),
                 avoid=_setting(check, entry, "avoid", what),
+                unit=unit,
+                when=when,
                 label=check.label(entry, "label", what, required=False),
                 where=str(entry.mark),
             )

@@ -339,6 +339,10 @@ class Engine:
             if existing is not None and not moved:
                 result.append(existing)
                 continue
+            if spec.when is not None and evaluate(
+                spec.when, self._context(flow, transition, decision, command)
+            ):
+                continue
             due = spec.due_at(entered_at=command.now, data=decision.data, params=flow.params)
             if due is not None:
                 result.append(
@@ -354,6 +358,24 @@ class Engine:
                 )
         if result != current:
             tx.set_deadlines(command.instance_id, result)
+
+    def _context(
+        self, flow: Flow, transition: Transition, decision: _Decision, command: _Command
+    ) -> RuleContext:
+        """What a deadline's ``when`` guard sees: the data as the event left it."""
+        return RuleContext(
+            data=decision.data,
+            before=decision.data,
+            payload=command.payload,
+            params=flow.params,
+            now=command.now,
+            actor=command.actor,
+            instance_id=command.instance_id,
+            flow=flow.name,
+            state=transition.target,
+            event=command.event,
+            target=transition.target,
+        )
 
     def _checked(
         self,

@@ -10,6 +10,7 @@ import attrs
 
 from aftersales_flow._frozen import thaw
 from aftersales_flow._time import parse_duration, parse_timestamp
+from aftersales_flow.rules._expr import Guard
 from aftersales_flow.rules._local import parse_window, to_local, window_at
 from aftersales_flow.states.state import Label
 
@@ -51,6 +52,10 @@ class DeadlineSpec:
     fire: str | None = None
     payload: Mapping[str, Any] = attrs.field(factory=dict)
     avoid: Setting | tuple[str, ...] = ()
+    unit: str | None = None
+    """``days``, ``hours`` or ``minutes`` when ``after`` / ``before`` are plain numbers."""
+    when: Guard | None = None
+    """A guard checked when the deadline would be set; when it fails, the deadline is not set."""
     label: Label | None = None
     where: str = ""
 
@@ -72,15 +77,24 @@ class DeadlineSpec:
                 base = parse_timestamp(raw)
             except ValueError:
                 return None
-        due = base + _duration(resolve(self.after, params)) - _duration(resolve(self.before, params))
+        after = _duration(resolve(self.after, params), self.unit)
+        due = base + after - _duration(resolve(self.before, params), self.unit)
         windows = resolve(self.avoid, params)
         if windows:
             due = shift_out_of(due, list(windows), params.get("timezone"))
         return due
 
 
-def _duration(value: Any) -> timedelta:
-    return timedelta(0) if value is None else parse_duration(value)
+UNITS = {"days": 86400, "hours": 3600, "minutes": 60}
+"""The units a deadline's plain-number durations may be given in."""
+
+
+def _duration(value: Any, unit: str | None = None) -> timedelta:
+    if value is None:
+        return timedelta(0)
+    if unit is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value * UNITS[unit])
+    return parse_duration(value)
 
 
 def shift_out_of(moment: datetime, windows: Sequence[str], timezone: str | None) -> datetime:
