@@ -96,6 +96,15 @@ def _role_reason(event: str, branches: Sequence[Transition], actor: Actor) -> Re
     )
 
 
+NOW = "$now"
+"""A deadline payload value replaced by the time the deadline fires."""
+
+
+def _fill(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A deadline's payload with ``$now`` replaced by the firing time."""
+    return {key: format_timestamp(now) if value == NOW else value for key, value in payload.items()}
+
+
 def _spec_of(flows: FlowSet, head: Head | None, deadline: Deadline) -> DeadlineSpec | None:
     """The declaration behind a pending deadline, if the instance is still where it was set."""
     if head is None or head.state != deadline.state or head.flow not in flows:
@@ -722,7 +731,7 @@ class Engine:
                 )
                 return None
             payload = (
-                dict(spec.payload)
+                _fill(spec.payload, self._now())
                 if spec.fire
                 else {"deadline": spec.name, "due_at": deadline.due_at.isoformat()}
             )
