@@ -37,7 +37,7 @@ from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, hash_of
 from aftersales_flow.sqlite_store import SCHEMA_VERSION
 from aftersales_flow.store import Head
 
-TABLES = ("deadlines", "events", "flows", "instances", "meta")
+TABLES = ("deadlines", "events", "flows", "instances", "links", "meta")
 
 
 @pytest.fixture

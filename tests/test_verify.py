@@ -173,7 +173,7 @@ def test_edit_with_trigger_restored_is_still_reported(engine: af.Engine, db_path
     """Dropping the trigger, editing and re-creating the trigger leaves the edit visible."""
     schema = sqlite3_cli(db_path, "SELECT sql FROM sqlite_master WHERE name = 'events_no_update';").strip()
     sqlite3_cli(db_path, f"{UNLOCK_UPDATE} UPDATE events SET actor_id = 'sa-001' WHERE seq = 6; {schema};")
-    assert sqlite3_cli(db_path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger';").strip() == "4"
+    assert sqlite3_cli(db_path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger';").strip() == "6"
     _assert_names_event(engine.verify(), 6, "RO-1", "finish")
 
 

@@ -20,6 +20,7 @@ from aftersales_flow._shape import (
 from aftersales_flow._validate import Declared, check_meaning
 from aftersales_flow._yaml import Mark, MarkedDict, MarkedList, mark_of
 from aftersales_flow.errors import FlowShapeError
+from aftersales_flow.links import LINK_KEYS, Link, reference_problem
 from aftersales_flow.model import Flow, Transition, thaw
 from aftersales_flow.rules._expr import Guard
 from aftersales_flow.rules._registry import RuleRegistry
@@ -205,6 +206,8 @@ def _transitions(
             setter = thaw(set_doc) if set_doc is not None else {}
         increment = check.names(entry, "increment", what)
         stamp = check.names(entry, "stamp", what)
+        starts = _links(check, entry, "starts", what)
+        fires = _links(check, entry, "fires", what)
         description = check.text(entry, "description", what)
         if event_name is None or target is None or (not start and not sources):
             continue
@@ -224,8 +227,54 @@ def _transitions(
                 set=setter,
                 increment=increment,
                 stamp=stamp,
+                starts=starts,
+                fires=fires,
                 description=description,
                 where=str(entry.mark),
             )
             built.append((transition, entry))
     return built
+
+
+def _links(check: ShapeChecker, entry: MarkedDict, key: str, what: str) -> tuple[Link, ...]:
+    """The ``starts`` or ``fires`` of a transition."""
+    if key not in entry:
+        return ()
+    items = check.sequence(entry[key], f"{what} '{key}'", entry.mark_of(key))
+    links: list[Link] = []
+    for index, item in enumerate(items or []):
+        assert items is not None
+        where = f"{what} '{key}' #{index + 1}"
+        doc = check.mapping(item, where, items.mark_of(index))
+        if doc is None:
+            continue
+        check.keys(doc, LINK_KEYS, where, ("flow", "event"))
+        flow = check.name(doc, "flow", where)
+        event = check.name(doc, "event", where)
+        template = doc.get("id", "{id}/{flow}")
+        if not isinstance(template, str) or not template.strip():
+            check.shape(f"{where} 'id' must be a text template like '{{id}}-RO'", doc.mark_of("id"))
+            continue
+        payload = doc.get("payload", MarkedDict())
+        if not isinstance(payload, MarkedDict):
+            check.shape(f"{where} 'payload' must be a mapping", doc.mark_of("payload"))
+            continue
+        for name, value in payload.items():
+            problem = reference_problem(value)
+            if problem:
+                check.shape(f"{where} payload {name!r}: {problem}", payload.mark_of(name))
+        when = check.guard(doc["when"], doc.mark_of("when"), f"{where} 'when'") if "when" in doc else None
+        if flow is None or event is None:
+            continue
+        links.append(
+            Link(
+                kind=key.removesuffix("s"),
+                flow=flow,
+                event=event,
+                id=template,
+                payload=thaw(payload),
+                when=when,
+                where=str(doc.mark),
+            )
+        )
+    return tuple(links)

@@ -48,6 +48,8 @@ TRANSITION_KEYS = {
     "set": "fields set to fixed values when the event is accepted",
     "increment": "integer fields raised by one when the event is accepted",
     "stamp": "fields set to the event's time when the event is accepted",
+    "starts": "instances of other flows this event starts (see links)",
+    "fires": "events this event fires on linked instances (see links)",
     "description": "text",
 }
 STATE_KEYS = {

@@ -21,6 +21,7 @@ from aftersales_flow._machine import CompiledFlow
 from aftersales_flow._payload import apply_effects, check_payload, merge_payload
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
+from aftersales_flow.links import Link
 from aftersales_flow.model import Flow, FlowSet, Transition
 from aftersales_flow.rules._expr import Guard, describe, evaluate, rule_errors
 from aftersales_flow.rules._registry import RuleContext
@@ -95,6 +96,12 @@ def _role_reason(event: str, branches: Sequence[Transition], actor: Actor) -> Re
         rule="roles",
     )
 
+
+_Linked = tuple[str, Link, "_Command", "_Decision"]
+"""A planned linked command: the parent's id, the link, the command and its decision."""
+
+MAX_LINK_DEPTH = 4
+"""How deep linked starts may chain (a flow starting a flow starting a flow…)."""
 
 NOW = "$now"
 """A deadline payload value replaced by the time the deadline fires."""
@@ -313,15 +320,115 @@ class Engine:
             command = attrs.evolve(command, idempotency_key=None)
         elif decision is None:
             decision = self._decide(start_flow, head, command)
+        linked: list[_Linked] = []
+        if decision.refusal is None and decision.transition is not None:
+            linked, problems = self._plan_links(tx, decision, head, command, depth=0)
+            if problems:
+                decision = attrs.evolve(
+                    decision, transition=None, refusal=errors.GuardRejected, reasons=tuple(problems)
+                )
         if decision.flow is not None:
             tx.ensure_flow(decision.flow)
         stored = tx.append(self._row(decision, head, command))
         step = _step_from_row(stored, head.version if head else 0)
         if decision.refusal is not None:
             return step, decision.refusal(step, decision.reasons)
+        self._apply(tx, decision, head, command, step)
+        parents = {command.instance_id: step}
+        for parent, link, child_command, child_decision in linked:
+            child_head = tx.head(child_command.instance_id)
+            if child_decision.flow is not None:
+                tx.ensure_flow(child_decision.flow)
+            child_row = tx.append(self._row(child_decision, child_head, child_command))
+            child_step = _step_from_row(child_row)
+            self._apply(tx, child_decision, child_head, child_command, child_step)
+            parent_step = parents[parent]
+            tx.add_link(
+                parent, parent_step.seq or 0, child_command.instance_id, child_step.seq or 0, link.kind
+            )
+            parents[child_command.instance_id] = child_step
+        return step, None
+
+    def _apply(
+        self, tx: StoreTransaction, decision: _Decision, head: Head | None, command: _Command, step: Step
+    ) -> None:
+        """Write an accepted event's new head and deadlines."""
         tx.put_head(self._next_head(decision, head, command, step.version))
         self._update_deadlines(tx, decision, head, command, step)
-        return step, None
+
+    def _plan_links(
+        self, tx: StoreTransaction, decision: _Decision, head: Head | None, command: _Command, depth: int
+    ) -> tuple[list[_Linked], list[Reason]]:
+        """Decide every linked command of an accepted decision (and theirs), before anything is written.
+
+        Returns the commands to run in order, or the reasons a linked command was refused (the
+        whole command is then refused: parent and children commit together or not at all).
+        """
+        flow, transition = decision.flow, decision.transition
+        assert flow is not None
+        assert transition is not None
+        if depth > MAX_LINK_DEPTH:
+            return [], [
+                Reason(code="link_depth", message="linked flows start each other in a loop", rule="links")
+            ]
+        version = (head.version if head else 0) + 1
+        planned: list[_Linked] = []
+        problems: list[Reason] = []
+        for link in (*transition.starts, *transition.fires):
+            if link.when is not None and evaluate(
+                link.when, self._context(flow, transition, decision, command)
+            ):
+                continue
+            child_command, child_decision = self._linked(tx, link, decision, command, version)
+            if child_decision.refusal is not None:
+                listed = "; ".join(r.message for r in child_decision.reasons)
+                problems.append(
+                    Reason(
+                        code="link_refused",
+                        message=(
+                            f"'{link.event}' on {link.flow} {child_command.instance_id} was refused: {listed}"
+                        ),
+                        rule="links",
+                    )
+                )
+                continue
+            planned.append((command.instance_id, link, child_command, child_decision))
+            grand, grand_problems = self._plan_links(
+                tx, child_decision, tx.head(child_command.instance_id), child_command, depth + 1
+            )
+            planned.extend(grand)
+            problems.extend(grand_problems)
+        return planned, problems
+
+    def _linked(
+        self, tx: StoreTransaction, link: Link, decision: _Decision, command: _Command, version: int
+    ) -> tuple[_Command, _Decision]:
+        """The command a link makes, and its decision on the linked instance as it stands."""
+        child_id = link.child_id(command.instance_id, version)
+        payload = link.child_payload(
+            parent=command.instance_id,
+            event=command.event,
+            now=format_timestamp(command.now),
+            data=decision.data,
+            payload=command.payload,
+        )
+        actor = Actor(
+            "system", roles={"system"}, on_behalf_of=command.actor.id, channel=f"link:{command.instance_id}"
+        )
+        child = self._checked(child_id, link.event, actor, payload, None, None)
+        head = tx.head(child_id)
+        if link.kind == "start":
+            return child, self._decide(self.flows[link.flow], head, child)
+        if head is not None and head.flow != link.flow:
+            reason = Reason(
+                code="link_flow",
+                message=f"{child_id} is a {head.flow}, not a {link.flow}",
+                rule="links",
+            )
+            return child, _Decision(
+                flow=None, source=head.state, refusal=errors.IllegalTransition, reasons=(reason,)
+            )
+        return child, self._decide(None, head, child)
 
     def _update_deadlines(
         self, tx: StoreTransaction, decision: _Decision, head: Head | None, command: _Command, step: Step
@@ -758,6 +865,21 @@ class Engine:
                 )
                 return None
             return step
+
+    def children(self, instance_id: str) -> list[str]:
+        """The instances this instance's events started, in the order they were started."""
+        return [
+            row["child_id"]
+            for row in self.store.links(instance_id)
+            if row["parent_id"] == instance_id and row["kind"] == "start"
+        ]
+
+    def parent(self, instance_id: str) -> str | None:
+        """The instance whose event started this one, or None."""
+        for row in self.store.links(instance_id):
+            if row["child_id"] == instance_id and row["kind"] == "start":
+                return str(row["parent_id"])
+        return None
 
     def events_since(self, seq: int, limit: int = 1000) -> list[AuditEvent]:
         """Audit events after global sequence number ``seq``: the outbox subscribers read."""

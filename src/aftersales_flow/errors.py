@@ -111,6 +111,10 @@ class AmbiguousTransitionError(FlowMeaningError):
     """One event has several branches from one state that guards do not tell apart."""
 
 
+class UnknownFlowLinkError(FlowMeaningError):
+    """A transition starts or fires on a flow, event or field that the flow set does not have."""
+
+
 class OverlayError(FlowMeaningError):
     """A brand overlay cannot be applied to its base flow."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from aftersales_flow._build import build_flow
 from aftersales_flow._overlay import is_overlay, merge_overlay
-from aftersales_flow._problems import Problems, combine, listing
+from aftersales_flow._problems import Problems, combine, listing, suggest
 from aftersales_flow._shape import NAME, ShapeChecker, _kind
 from aftersales_flow._yaml import Mark, MarkedDict, parse_yaml
 from aftersales_flow.errors import (
@@ -16,7 +17,9 @@ from aftersales_flow.errors import (
     FlowDefinitionError,
     FlowShapeError,
     OverlayError,
+    UnknownFlowLinkError,
 )
+from aftersales_flow.links import Link
 from aftersales_flow.model import Flow, FlowSet, thaw
 from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
 
@@ -134,9 +137,74 @@ def load_flows(
             )
         for path in _flow_files(brand_dir):
             folder.overlay(path, brand)
+    if not folder.errors:
+        folder.errors.extend(check_links(folder.flows))
     if folder.errors:
         raise combine(folder.errors)
     return FlowSet(folder.flows, brand=brand)
+
+
+def _where(where: str) -> dict[str, Any]:
+    """``file:line:col`` text (a definition's ``where``) as error location keywords."""
+    file, _, column = where.rpartition(":")
+    file, _, line = file.rpartition(":")
+    return {"file": file, "line": int(line), "column": int(column)}
+
+
+def check_links(flows: Mapping[str, Flow]) -> list[FlowDefinitionError]:
+    """Links name flows of the set, events the system may fire there, and fields those events take."""
+    problems: list[FlowDefinitionError] = []
+    for flow in flows.values():
+        for transition in (*flow.starts, *flow.transitions):
+            for link in (*transition.starts, *transition.fires):
+                what = f"transition {transition.event!r} {link.kind}s {link.flow}.{link.event}"
+                problems.extend(_link_problems(flows, link, what))
+    return problems
+
+
+def _link_problems(flows: Mapping[str, Flow], link: Link, what: str) -> list[FlowDefinitionError]:
+    target = flows.get(link.flow)
+    if target is None:
+        return [
+            UnknownFlowLinkError(
+                f"{what}: there is no flow {link.flow!r}{suggest(link.flow, flows)}; flows: {listing(flows)}",
+                **_where(link.where),
+            )
+        ]
+    if link.kind == "start":
+        branches = list(target.branches(None, link.event))
+        known = target.events_from(None)
+    else:
+        branches = [t for t in target.transitions if t.event == link.event]
+        known = target.events
+    if not branches:
+        kind = "start event" if link.kind == "start" else "event"
+        return [
+            UnknownFlowLinkError(
+                f"{what}: {link.flow} has no such {kind}{suggest(link.event, known)}; "
+                f"its events: {listing(known)}",
+                **_where(link.where),
+            )
+        ]
+    found: list[FlowDefinitionError] = []
+    if not any("system" in b.roles for b in branches):
+        found.append(
+            UnknownFlowLinkError(
+                f"{what}: the 'system' role may not fire it; add system to its roles in {link.flow}",
+                **_where(link.where),
+            )
+        )
+    accepted = set().union(*(b.fields for b in branches))
+    for key in link.payload:
+        if key not in accepted:
+            found.append(
+                UnknownFlowLinkError(
+                    f"{what}: payload key {key!r} is not taken by {link.event!r}; "
+                    f"it takes: {listing(accepted)}",
+                    **_where(link.where),
+                )
+            )
+    return found
 
 
 class _Folder:

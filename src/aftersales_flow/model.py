@@ -10,6 +10,7 @@ import attrs
 
 from aftersales_flow._frozen import freeze, thaw
 from aftersales_flow.errors import UnknownFlowError
+from aftersales_flow.links import Link
 from aftersales_flow.rules._expr import Guard
 from aftersales_flow.states.state import Label, State
 
@@ -62,6 +63,10 @@ class Transition:
     set: Mapping[str, Any] = attrs.field(factory=lambda: MappingProxyType({}), converter=freeze)
     increment: tuple[str, ...] = ()
     stamp: tuple[str, ...] = ()
+    starts: tuple[Link, ...] = ()
+    """Instances of other flows this event starts, in its transaction."""
+    fires: tuple[Link, ...] = ()
+    """Events this event fires on linked instances, in its transaction."""
     description: str = ""
     where: str = ""
     """``file:line:col`` of the transition's definition."""

@@ -72,7 +72,7 @@ _HEAD_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_APPEND_ONLY = ("events", "flows")
+_APPEND_ONLY = ("events", "flows", "links")
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
@@ -167,6 +167,12 @@ class _Transaction:
             [_deadline_values(d) for d in deadlines],
         )
 
+    def add_link(self, parent_id: str, parent_seq: int, child_id: str, child_seq: int, kind: str) -> None:
+        self.conn.execute(
+            "INSERT INTO links (parent_id, parent_seq, child_id, child_seq, kind) VALUES (?, ?, ?, ?, ?)",
+            (parent_id, parent_seq, child_id, child_seq, kind),
+        )
+
     def ensure_flow(self, flow: Flow) -> None:
         if flow.content_hash in self.store._known_flows:
             return
@@ -259,7 +265,7 @@ class SQLiteStore:
             raise StoreCorrupt(
                 f"{self.path}: the database holds other tables; use a new file for the audit store"
             )
-        missing = {"meta", "instances", "flows", "deadlines"} - tables
+        missing = {"meta", "instances", "flows", "deadlines", "links"} - tables
         if missing:
             raise StoreCorrupt(
                 f"{self.path}: the audit store lacks its {', '.join(sorted(missing))} table(s)"
@@ -329,6 +335,14 @@ class SQLiteStore:
             not_null={"flow", "state", "due_at", "event", "set_seq", "status"},
         )
         db.table("deadlines").create_index(["status", "due_at"])
+        # Parent and child instances: which event of which instance started (or fired on) which.
+        db.table("links").create(
+            {"parent_id": str, "parent_seq": int, "child_id": str, "child_seq": int, "kind": str},
+            pk=("parent_seq", "child_seq"),
+            not_null={"parent_id", "child_id", "kind"},
+        )
+        db.table("links").create_index(["parent_id"])
+        db.table("links").create_index(["child_id"])
         for table in _APPEND_ONLY:
             for action in ("UPDATE", "DELETE"):
                 self._conn.execute(
@@ -440,6 +454,18 @@ class SQLiteStore:
                 return self._deadlines(self._conn, where, params)
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
+
+    def links(self, instance_id: str) -> list[Mapping[str, Any]]:
+        """The link rows in which the instance is parent or child, oldest first."""
+        rows = self._read(
+            "SELECT parent_id, parent_seq, child_id, child_seq, kind FROM links "
+            "WHERE parent_id = ? OR child_id = ? ORDER BY child_seq",
+            (instance_id, instance_id),
+        )
+        return [
+            dict(zip(("parent_id", "parent_seq", "child_id", "child_seq", "kind"), r, strict=True))
+            for r in rows
+        ]
 
     def count_events(self) -> int:
         """How many audit rows the store holds."""

@@ -52,6 +52,9 @@ class StoreTransaction(Protocol):
     def set_deadlines(self, instance_id: str, deadlines: Sequence[Deadline]) -> None:
         """Replace the instance's pending deadlines."""
 
+    def add_link(self, parent_id: str, parent_seq: int, child_id: str, child_seq: int, kind: str) -> None:
+        """Record that the parent's event ``parent_seq`` started (or fired on) the child."""
+
     def ensure_flow(self, flow: Flow) -> None:
         """Store the flow's definition under its content hash (once)."""
 
@@ -82,6 +85,9 @@ class Store(Protocol):
 
     def pending_deadlines(self, instance_id: str | None = None) -> list[Deadline]:
         """Every pending deadline (of one instance, when given), earliest first."""
+
+    def links(self, instance_id: str) -> list[Mapping[str, Any]]:
+        """The link rows in which the instance is parent or child, oldest first."""
 
     def flow_definition(self, content_hash: str) -> Mapping[str, Any] | None:
         """A stored flow definition by content hash."""

@@ -335,12 +335,16 @@ def within_before_slot(ctx: RuleContext, *, offset: str, timezone: str | None = 
     checks={"grace": _duration_problem, **_ZONE},
 )
 def no_show_grace_passed(ctx: RuleContext, *, grace: str, timezone: str | None = None) -> str | None:
-    """Holds when now is later than ``slot_at`` plus the no-show ``grace``."""
+    """Holds once ``slot_at`` plus the no-show ``grace`` is reached.
+
+    The boundary is included: the ``slot_missed`` deadline falls due at exactly slot + grace,
+    and the system's event fired then must be accepted (a refused deadline event is not retried).
+    """
     slot = _moment(ctx, "slot_at")
     if slot is None:
         return _slot_missing()
     until = slot + parse_duration(grace)
-    if ctx.now > until:
+    if ctx.now >= until:
         return None
     return (
         f"the customer still has until {_shown(until, timezone)} ({_zone_name(timezone)}), "
