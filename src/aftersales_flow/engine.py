@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -22,9 +22,11 @@ from aftersales_flow._payload import apply_effects, check_payload, merge_payload
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
 from aftersales_flow.links import Link
-from aftersales_flow.model import Flow, FlowSet, Transition
+from aftersales_flow.model import Flow, FlowSet, Transition, thaw
 from aftersales_flow.rules._expr import Guard, describe, evaluate, rule_errors
+from aftersales_flow.rules._local import to_local
 from aftersales_flow.rules._registry import RuleContext
+from aftersales_flow.scan import ServiceRecord, VehicleRecords, service_due
 from aftersales_flow.states.deadline import SLA_BREACHED, Deadline, DeadlineSpec
 from aftersales_flow.store import Head, Row, Store, StoreTransaction
 from aftersales_flow.values import (
@@ -243,10 +245,18 @@ class Engine:
     the command records uses that one reading.
     """
 
-    def __init__(self, flows: FlowSet, store: Store, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        flows: FlowSet,
+        store: Store,
+        clock: Clock | None = None,
+        *,
+        vehicles: VehicleRecords | None = None,
+    ) -> None:
         self.flows = flows
         self.store = store
         self.clock: Clock = clock or system_clock
+        self.vehicles = vehicles
         self._compiled: dict[str, CompiledFlow] = {}
 
     # --- commands ------------------------------------------------------------------------
@@ -865,6 +875,97 @@ class Engine:
                 )
                 return None
             return step
+
+    # --- scans ---------------------------------------------------------------------------
+
+    def scan(self, now: datetime | None = None, *, vehicles: VehicleRecords | None = None) -> list[Step]:
+        """Open reminder outreach and lost-customer cases that are due; returns the steps started.
+
+        For each vehicle: an ``appointment`` (``create_outreach``) when its first or regular
+        service falls due within the brand's ``reminder_lead_days``, and a
+        ``lost_customer_case`` when it has not been seen for ``lost_customer_days``. Each is
+        opened once per vehicle and due date (or last visit): scanning again opens nothing new.
+        """
+        source = vehicles if vehicles is not None else self.vehicles
+        if source is None:
+            raise errors.InvalidCommand(
+                "scan() needs vehicle records: Engine(..., vehicles=...) or scan(vehicles=...)"
+            )
+        moment = now if now is not None else self._now()
+        steps = []
+        for record in source.records():
+            for opened in (self._scan_service(record, moment), self._scan_lost(record, moment)):
+                if opened is not None:
+                    steps.append(opened)
+        return steps
+
+    def _open_once(self, flow: str, instance_id: str, event: str, payload: dict[str, Any]) -> Step | None:
+        if self.store.head(instance_id) is not None or self.store.events(instance_id):
+            return None  # opened (or tried) by an earlier scan
+        try:
+            return self.start(
+                flow,
+                instance_id,
+                event=event,
+                actor=SYSTEM,
+                payload=payload,
+                idempotency_key=f"scan:{instance_id}",
+            )
+        except errors.TransitionRefused:
+            return None  # audited; the scan goes on with the next vehicle
+
+    def _scan_service(self, record: ServiceRecord, now: datetime) -> Step | None:
+        flow = self.flows.flows.get("appointment")
+        if flow is None:
+            return None
+        params = thaw(flow.params)
+        origin, due = service_due(record, params)
+        today = to_local(now, params.get("timezone")).date()
+        fewest, most = min(params["reminder_lead_days"]), max(params["reminder_lead_days"])
+        if not due - timedelta(days=most) <= today <= due:
+            return None
+        payload: dict[str, Any] = {
+            "origin": origin,
+            "customer": thaw(record.customer),
+            "vehicle": {"vin": record.vin, **thaw(record.vehicle)},
+            "service_due_date": due.isoformat(),
+            "sale_date": record.sale_date.isoformat(),
+        }
+        if record.last_service_date is not None:
+            payload["last_service_date"] = record.last_service_date.isoformat()
+        if record.last_service_km is not None:
+            payload["last_service_mileage"] = int(record.last_service_km)
+        if record.mileage is not None:
+            payload["mileage"] = int(record.mileage)
+        if (due - today).days < fewest:
+            payload["lead_time_override_reason"] = (
+                f"found by the reminder scan {(due - today).days} days before due"
+            )
+        return self._open_once(
+            "appointment", f"OUT-{record.vin}-{due.isoformat()}", "create_outreach", payload
+        )
+
+    def _scan_lost(self, record: ServiceRecord, now: datetime) -> Step | None:
+        flow = self.flows.flows.get("lost_customer_case")
+        if flow is None:
+            return None
+        params = thaw(flow.params)
+        today = to_local(now, params.get("timezone")).date()
+        unseen = (today - record.last_seen).days
+        if unseen < params["lost_customer_days"]:
+            return None
+        payload = {
+            "customer": thaw(record.customer),
+            "vehicle": {"vin": record.vin, **thaw(record.vehicle)},
+            "last_visit_on": record.last_seen.isoformat(),
+            "churn_tier": "lost" if unseen >= params["lost_after_days"] else "at_risk",
+        }
+        return self._open_once(
+            "lost_customer_case",
+            f"LC-{record.vin}-{record.last_seen.isoformat()}",
+            "customer_identified",
+            payload,
+        )
 
     def children(self, instance_id: str) -> list[str]:
         """The instances this instance's events started, in the order they were started."""
