@@ -46,3 +46,9 @@ def store() -> Iterator[af.SQLiteStore]:
 def engine(flows: af.FlowSet, store: af.SQLiteStore, clock: SimulatedClock) -> af.Engine:
     """An engine on the shipped flows, an in-memory store and the simulated clock."""
     return af.Engine(flows, store, clock=clock)
+
+
+@pytest.fixture(autouse=True)
+def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test from the repository root, so that relative paths in messages are always the same."""
+    monkeypatch.chdir(ROOT)

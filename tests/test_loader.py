@@ -21,28 +21,9 @@ from aftersales_flow import (
     load_flows,
 )
 from aftersales_flow.errors import DuplicateFlowError, FlowMeaningError
-from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
+from fixture_flows import FLOWS, RULES
 
-REPO = Path(__file__).resolve().parents[1]
-FLOWS = Path("tests/fixtures/flows")
 LOADER = FLOWS / "loader"
-
-
-def _rules() -> RuleRegistry:
-    """A fixed set of rules, so that messages do not change when rules are added to the library."""
-    names = ("count_where", "field_compare", "field_present", "field_true")
-    registry = RuleRegistry(spec for name in names if (spec := DEFAULT_REGISTRY.get(name)) is not None)
-    registry.register("work_order_signed", lambda ctx: None, description="the customer signed the work order")
-    return registry
-
-
-RULES = _rules()
-
-
-@pytest.fixture(autouse=True)
-def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the repository root, so that the paths in messages are always the same."""
-    monkeypatch.chdir(REPO)
 
 
 def definition_error(directory: Path, brand: str | None = None) -> FlowDefinitionError:
@@ -93,7 +74,7 @@ def test_load_flow_reports_every_problem_of_a_file_together():
         [
             f"{file}:2:10: 'version' must be a whole number of at least 1 (got int 0)",
             f"{file}:9:58: unknown key 'colour' in state 'closed'; allowed keys: label, terminal, tags, "
-            "description",
+            "description, deadlines",
             f"{file}:11:38: transition 'close' targets unknown state 'closd'; did you mean 'closed'?; "
             "known states: closed, opened",
             f"{file}:12:55: transition 'repair' names role 'mechanic', which the flow does not declare; "
@@ -119,7 +100,10 @@ def test_load_flow_of_a_missing_file_is_a_definition_error():
     assert err.detail == "cannot read the flow file: No such file or directory"
     # A problem of the whole file has no line: the message starts with the path alone.
     assert err.location == "tests/fixtures/flows/no_such_flow.yaml"
-    assert str(err) == "tests/fixtures/flows/no_such_flow.yaml: cannot read the flow file: No such file or directory"
+    assert (
+        str(err)
+        == "tests/fixtures/flows/no_such_flow.yaml: cannot read the flow file: No such file or directory"
+    )
 
 
 # --- load_flows -------------------------------------------------------------------------

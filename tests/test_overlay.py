@@ -22,31 +22,12 @@ from aftersales_flow._problems import Problems
 from aftersales_flow._shape import ShapeChecker
 from aftersales_flow._yaml import parse_yaml
 from aftersales_flow.model import thaw
-from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
+from fixture_flows import FLOWS, RULES
 
-REPO = Path(__file__).resolve().parents[1]
-FLOWS = Path("tests/fixtures/flows")
 BASE = FLOWS / "repair_order.yaml"
 ACME = FLOWS / "brands" / "acme" / "repair_order.yaml"
 BAOYA = FLOWS / "brands" / "baoya" / "repair_order.yaml"
 OVERLAY = FLOWS / "overlay"
-
-
-def _rules() -> RuleRegistry:
-    """A fixed set of rules, so that messages do not change when rules are added to the library."""
-    names = ("count_where", "field_compare", "field_present", "field_true")
-    registry = RuleRegistry(spec for name in names if (spec := DEFAULT_REGISTRY.get(name)) is not None)
-    registry.register("work_order_signed", lambda ctx: None, description="the customer signed the work order")
-    return registry
-
-
-RULES = _rules()
-
-
-@pytest.fixture(autouse=True)
-def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the repository root, so that the paths in messages are always the same."""
-    monkeypatch.chdir(REPO)
 
 
 def edges(flow) -> list[tuple[str, str, str]]:
@@ -242,7 +223,7 @@ def test_unknown_overlay_keys_are_refused_with_did_you_mean():
         "brand, version, label, description, params, new_params, roles, fields, states, transitions, "
         "invariants",
         f"{file}:8:23: unknown key 'form' in overlay transition change; did you mean 'from'?; allowed keys: "
-        "event, from, to, roles, requires, accepts, guard, unless, label, set, increment, stamp, description, add_guard, add_requires, add_accepts, add_roles",
+        "event, from, to, roles, requires, accepts, guard, unless, label, set, increment, stamp, starts, fires, description, add_guard, add_requires, add_accepts, add_roles",
         f"{file}:9:3: unknown key 'rename' in overlay 'transitions'; allowed keys: add, change, remove",
     ]
 

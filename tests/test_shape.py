@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from aftersales_flow import FlowDefinitionError, FlowShapeError, load_flow
-from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
+from fixture_flows import FLOWS, RULES
 
-REPO = Path(__file__).resolve().parents[1]
-FLOWS = Path("tests/fixtures/flows")
 SHAPE = FLOWS / "shape"
-
-
-def _rules() -> RuleRegistry:
-    """A fixed set of rules, so that messages do not change when rules are added to the library."""
-    names = ("count_where", "field_compare", "field_present", "field_true")
-    registry = RuleRegistry(spec for name in names if (spec := DEFAULT_REGISTRY.get(name)) is not None)
-    registry.register("work_order_signed", lambda ctx: None, description="the customer signed the work order")
-    return registry
-
-
-RULES = _rules()
-
-
-@pytest.fixture(autouse=True)
-def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the repository root, so that the paths in messages are always the same."""
-    monkeypatch.chdir(REPO)
 
 
 def shape_error(name: str) -> FlowShapeError:
@@ -62,10 +41,10 @@ def test_unknown_keys_are_refused_with_did_you_mean():
     assert str(err) == "\n".join(
         [
             f"{file}:8:42: unknown key 'terminall' in state 'opened'; did you mean 'terminal'?; "
-            "allowed keys: label, terminal, tags, description",
+            "allowed keys: label, terminal, tags, description, deadlines",
             f"{file}:11:72: unknown key 'gaurd' in transition 'close'; did you mean 'guard'?; allowed keys: "
             "event, from, to, roles, requires, accepts, guard, unless, label, set, increment, stamp, "
-            "description",
+            "starts, fires, description",
             f"{file}:12:1: unknown key 'owner' in the flow; allowed keys: flow, version, label, description, "
             "roles, params, fields, start, states, transitions, invariants",
         ]

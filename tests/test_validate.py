@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal, TypeVar
 
 import pytest
@@ -21,28 +20,10 @@ from aftersales_flow import (
     load_flow,
 )
 from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
+from fixture_flows import FLOWS, RULES
 
-REPO = Path(__file__).resolve().parents[1]
-FLOWS = Path("tests/fixtures/flows")
 MEANING = FLOWS / "meaning"
 E = TypeVar("E", bound=FlowDefinitionError)
-
-
-def _rules() -> RuleRegistry:
-    """A fixed set of rules, so that messages do not change when rules are added to the library."""
-    names = ("count_where", "field_compare", "field_present", "field_true")
-    registry = RuleRegistry(spec for name in names if (spec := DEFAULT_REGISTRY.get(name)) is not None)
-    registry.register("work_order_signed", lambda ctx: None, description="the customer signed the work order")
-    return registry
-
-
-RULES = _rules()
-
-
-@pytest.fixture(autouse=True)
-def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the repository root, so that the paths in messages are always the same."""
-    monkeypatch.chdir(REPO)
 
 
 def meaning_error(name: str, kind: type[E]) -> E:

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from aftersales_flow import FlowDefinitionError, FlowSyntaxError, _yaml, load_flow
 from aftersales_flow._yaml import MAX_BYTES, MAX_DEPTH, Mark, MarkedDict, MarkedList, parse_yaml
+from fixture_flows import FLOWS
 
-REPO = Path(__file__).resolve().parents[1]
-FLOWS = Path("tests/fixtures/flows")
 BROKEN = FLOWS / "yaml"
-
-
-@pytest.fixture(autouse=True)
-def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the repository root, so that the paths in messages are always the same."""
-    monkeypatch.chdir(REPO)
 
 
 def syntax_error(name: str) -> FlowSyntaxError:

@@ -86,7 +86,11 @@ def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, bran
         transitions=[t for t, _ in transitions],
         marks={id(t): m for t, m in (*starts, *transitions)},
     )
-    check_deadlines(problems, states, [t for t, _ in transitions], fields, check.deadline_marks)
+    written = doc.get("transitions")
+    events = (
+        {e.get("event") for e in written if isinstance(e, MarkedDict)} if isinstance(written, list) else set()
+    )
+    check_deadlines(problems, states, [t for t, _ in transitions], fields, check.deadline_marks, events)
     problems.raise_if_any()
     definition = thaw(doc)
     definition.pop("brand", None)

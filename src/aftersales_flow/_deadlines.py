@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aftersales_flow._problems import Problems, listing, suggest
@@ -148,6 +148,7 @@ def check_deadlines(
     transitions: Sequence[Transition],
     fields: Mapping[str, FieldSpec],
     marks: Mapping[tuple[str, str], Mark],
+    written_events: Collection[Any] = (),
 ) -> None:
     """A deadline's event must leave its state and let the system fire it; its field must exist."""
     for state in states.values():
@@ -172,7 +173,7 @@ def check_deadlines(
                         at,
                     )
             if spec.fire is not None:
-                _check_fired(problems, what, spec, state, transitions, at)
+                _check_fired(problems, what, spec, state, transitions, at, written_events)
 
 
 def _check_fired(
@@ -182,8 +183,11 @@ def _check_fired(
     state: State,
     transitions: Sequence[Transition],
     at: Mark,
+    written_events: Collection[Any],
 ) -> None:
     branches = [t for t in transitions if t.source == state.name and t.event == spec.fire]
+    if not branches and problems and spec.fire in written_events:
+        return  # the event is written but was dropped for a problem already reported
     if not branches:
         possible = sorted({t.event for t in transitions if t.source == state.name})
         problems.add(

@@ -127,6 +127,61 @@ def callback_attempts_exhausted(
     )
 
 
+DueUnit = Literal["days", "hours", "minutes"]
+"""What a plain-number ``after`` of :func:`due_time_ahead` counts."""
+
+
+def _after_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _duration_problem(value)
+    if isinstance(value, int) and value < 0:
+        return f"must be 0 or more (got {value})"
+    return None
+
+
+@rule(
+    "due_time_ahead",
+    description="the due time {after} after '{field}' has not come yet",
+    checks={"after": _after_problem, "avoid": _windows_problem},
+)
+def due_time_ahead(
+    ctx: RuleContext, *, field: str, after: str | int, unit: DueUnit = "days", avoid: list[str] | None = None
+) -> str | None:
+    """Holds when ``field`` plus ``after`` (moved out of the local ``avoid`` windows) is still ahead.
+
+    The due time is worked out exactly as a deadline on ``field`` with the same ``after``, ``unit``
+    and ``avoid`` works it out (in the flow's ``timezone`` parameter). It is meant for a deadline's
+    ``when``: a clock that runs across two states (a call due 3 days after delivery, tried or not)
+    is set on entering the second state only while it is still ahead, so a breach already recorded
+    in the first state is not recorded a second time. A plain number counts ``unit`` (days by default).
+    """
+    # states.deadline imports the rules package (guards), so it is imported here, not at the top.
+    from aftersales_flow.states.deadline import DeadlineSpec
+
+    spec = DeadlineSpec(
+        name="due_time_ahead",
+        state=ctx.state or "",
+        after=after,
+        field=field,
+        unit=unit,
+        avoid=tuple(avoid or ()),
+    )
+    try:
+        due = spec.due_at(entered_at=ctx.now, data=ctx.data, params=ctx.params)
+    except ValueError as exc:
+        return f"the due time cannot be worked out: {exc}"
+    if due is None:
+        return f"'{field}' is not recorded as a time"
+    if ctx.now < due:
+        return None
+    timezone = ctx.params.get("timezone")
+    shown = f"{after} {unit}" if isinstance(after, int) else str(after)
+    return (
+        f"the due time {shown} after '{field}', {_day_and_clock(to_local(due, timezone))}, has passed "
+        f"(it is {_day_and_clock(to_local(ctx.now, timezone))})"
+    )
+
+
 def _recipient(item: Any) -> Any:
     return item.get("role") if isinstance(item, Mapping) else item
 
