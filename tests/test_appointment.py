@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -927,3 +927,306 @@ def test_a_brands_unusable_parameters_fail_when_the_flow_loads(tmp_path: Path) -
         "whole numbers with fewest <= most, e.g. [3, 10] (got [10, 3])"
     ) in text
     assert "unknown time zone 'Asia/Shangai'; use an IANA name like 'Asia/Shanghai'" in text
+
+
+# --- deadlines (§2b, §3 #9, #11-13, #15, §4 #16-17) ------------------------------------------
+
+ONE_SECOND = timedelta(seconds=1)
+
+
+def local(text: str) -> datetime:
+    """A dealer-local time such as ``'2026-11-05T09:00:00+08:00'``."""
+    return datetime.fromisoformat(text)
+
+
+def pending(engine: af.Engine, appointment: str = "AP-1") -> dict[str, datetime]:
+    """The instance's deadlines not fired yet, by name."""
+    return {d.name: d.due_at for d in engine.store.pending_deadlines(appointment) if d.status == "pending"}
+
+
+def fires(
+    engine: af.Engine, clock: SimulatedClock, due: datetime
+) -> list[tuple[str, str, str | None, str | None]]:
+    """Tick a second before ``due`` (nothing fires), at ``due`` and again: what fired, as the system, at ``due``."""
+    clock.set(due - ONE_SECOND)
+    assert engine.tick() == []
+    clock.set(due)
+    steps = engine.tick()
+    assert engine.tick() == []
+    assert all((s.actor.id, s.at) == ("system", due) for s in steps)
+    return [(s.instance_id, s.event, s.source, s.target) for s in steps]
+
+
+def breach(engine: af.Engine, appointment: str = "AP-1") -> dict[str, Any]:
+    """The payload of the instance's last event, an sla_breached record."""
+    event = engine.history(appointment)[-1]
+    assert (event.event, event.accepted) == ("sla_breached", True)
+    return dict(event.payload)
+
+
+def short_lead(engine: af.Engine) -> datetime:
+    """Booked on Monday for Wednesday 09:00 (2 days ahead, no day-before reminder), confirmed: the slot."""
+    book(engine, slot_at="2026-11-04T09:00:00+08:00")
+    confirm(engine, reserved_parts=[], no_parts_needed=True)
+    return local("2026-11-04T09:00:00+08:00")
+
+
+def test_the_timers_of_the_brief_are_deadlines(flows: af.FlowSet) -> None:
+    """Each timer of §2b hangs on the state it times, firing its event or recording sla_breached."""
+    flow = flows["appointment"]
+    declared = {
+        state.name: [(d.name, d.event) for d in state.deadlines]
+        for state in flow.states.values()
+        if state.deadlines
+    }
+    assert declared == {
+        "booked": [("internal_confirmation", "sla_breached")],
+        "internally_confirmed": [
+            ("day_before_reminder", "day_before_reminder"),
+            ("arrival_confirmation", "sla_breached"),
+            ("slot_missed", "slot_missed"),
+        ],
+        "day_before_reminded": [("arrival_confirmation", "sla_breached"), ("slot_missed", "slot_missed")],
+        "arrival_confirmed": [("slot_missed", "slot_missed")],
+        "no_show": [("schedule_retry", "schedule_retry"), ("close_no_show", "close_no_show")],
+    }
+
+
+def test_internal_confirmation_not_done_within_the_hour_is_a_breach(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """An hour after the booking call, still booked: sla_breached, once; a result entered meanwhile keeps the clock."""
+    book(engine)
+    due = clock() + timedelta(hours=1)
+    clock.advance("40m")
+    engine.fire(
+        "AP-1",
+        "record_confirmation_result",
+        actor=PARTS,
+        payload={"reserved_parts": CONFIRMATION["reserved_parts"]},
+    )
+    assert pending(engine) == {"internal_confirmation": due}
+    assert fires(engine, clock, due) == [("AP-1", "sla_breached", "booked", "booked")]
+    assert breach(engine) == {"deadline": "internal_confirmation", "due_at": "2026-11-02T09:00:00+00:00"}
+    assert confirm(engine).target == "internally_confirmed"  # late is logged, not blocked
+
+
+def test_internal_confirmation_in_time_clears_its_deadline(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Confirmed within the hour, nothing is recorded when the hour is up."""
+    book(engine)
+    due = clock() + timedelta(hours=1)
+    clock.advance("50m")
+    confirm(engine)
+    assert "internal_confirmation" not in pending(engine)
+    assert engine.tick(due + timedelta(hours=2)) == []
+
+
+def test_a_new_time_agreed_restarts_the_confirmation_hour(engine: af.Engine, clock: SimulatedClock) -> None:
+    """After a failed check, re-entering 'booked' with the new time starts a new hour from that call."""
+    book(engine)
+    clock.advance("20m")
+    engine.fire("AP-1", "internal_check_failed", actor=PARTS, payload={"failed_checks": ["parts_stock"]})
+    assert pending(engine) == {}
+    clock.advance("3h")
+    engine.fire(
+        "AP-1",
+        "new_time_agreed",
+        actor=SA,
+        payload={
+            "customer_notified": True,
+            "slot_at": "2026-11-06T10:00:00+08:00",
+            "slot_in_peak": False,
+            "slot_not_overlapping": True,
+        },
+    )
+    due = clock() + timedelta(hours=1)
+    assert pending(engine) == {"internal_confirmation": due}
+    assert fires(engine, clock, due) == [("AP-1", "sla_breached", "booked", "booked")]
+    assert breach(engine)["due_at"] == "2026-11-02T12:20:00+00:00"
+
+
+def test_system_sends_the_day_before_reminder_a_day_before_the_slot(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Booked 3 days ahead: at Wednesday 09:00, a day before the slot, the system reminds the customer."""
+    to_state(engine, clock, "internally_confirmed")
+    due = local("2026-11-04T09:00:00+08:00")
+    assert pending(engine)["day_before_reminder"] == due
+    at(clock, "2026-11-04T08:30:00+08:00")
+    engine.fire("AP-1", "readiness_check", actor=FOREMAN, payload=READY)  # staying keeps the deadline
+    assert fires(engine, clock, due) == [
+        ("AP-1", "day_before_reminder", "internally_confirmed", "day_before_reminded")
+    ]
+    data = engine.instance("AP-1").data
+    assert (data["customer_reached"], data["day_before_reminded_at"]) == (True, "2026-11-04T01:00:00+00:00")
+
+
+def test_a_booking_less_than_three_days_ahead_gets_no_day_before_reminder(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Booked 2 days ahead, confirming sets no reminder deadline, and a day before the slot nothing fires."""
+    short_lead(engine)
+    assert set(pending(engine)) == {"arrival_confirmation", "slot_missed"}
+    assert engine.tick(local("2026-11-03T09:00:00+08:00")) == []
+
+
+def test_exclusive_reading_sets_no_reminder_at_exactly_three_days(
+    tmp_path: Path, clock: SimulatedClock
+) -> None:
+    """With reminder_min_lead_inclusive false, a booking 3 days ahead gets no reminder, 4 days ahead does."""
+    engine = brand_engine(tmp_path, clock, reminder_min_lead_inclusive="false")
+    book(engine, "AP-3")
+    confirm(engine, "AP-3")
+    book(engine, "AP-4", slot_at="2026-11-06T09:00:00+08:00")
+    confirm(engine, "AP-4", reserved_parts=[], no_parts_needed=True)
+    assert "day_before_reminder" not in pending(engine, "AP-3")
+    assert pending(engine, "AP-4")["day_before_reminder"] == local("2026-11-05T09:00:00+08:00")
+
+
+def test_hour_before_confirmation_not_made_by_the_slot_is_a_breach(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Reminded but not confirmed an hour before: at the slot, when it can no longer be made, sla_breached."""
+    to_state(engine, clock, "day_before_reminded")
+    slot = local(SLOT)
+    assert pending(engine)["arrival_confirmation"] == slot
+    assert fires(engine, clock, slot) == [
+        ("AP-1", "sla_breached", "day_before_reminded", "day_before_reminded")
+    ]
+    assert breach(engine) == {"deadline": "arrival_confirmation", "due_at": "2026-11-05T01:00:00+00:00"}
+
+
+def test_a_short_lead_booking_not_confirmed_by_the_slot_is_a_breach(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Booked 2 days ahead and never confirmed an hour before: the breach is recorded at the slot."""
+    slot = short_lead(engine)
+    assert fires(engine, clock, slot) == [
+        ("AP-1", "sla_breached", "internally_confirmed", "internally_confirmed")
+    ]
+    assert breach(engine)["deadline"] == "arrival_confirmation"
+
+
+def test_a_confirmed_arrival_has_no_confirmation_deadline(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Once the hour-before confirmation is made, only the no-show deadline is left."""
+    to_state(engine, clock, "arrival_confirmed")
+    assert pending(engine) == {"slot_missed": local("2026-11-05T09:30:00+08:00")}
+
+
+@pytest.mark.parametrize("state", ["internally_confirmed", "day_before_reminded", "arrival_confirmed"])
+def test_system_marks_the_no_show_when_the_grace_is_over(
+    engine: af.Engine, clock: SimulatedClock, state: str
+) -> None:
+    """From each state awaiting the customer, slot_missed is fired at slot + 30 minutes, stamping missed_at."""
+    slot = short_lead(engine) if state == "internally_confirmed" else local(SLOT)
+    if state != "internally_confirmed":
+        to_state(engine, clock, state)
+    assert engine.instance("AP-1").state == state
+    clock.set(slot)
+    engine.tick()  # the arrival-confirmation breach, where still due
+    missed = slot + timedelta(minutes=30)
+    assert pending(engine) == {"slot_missed": missed}
+    assert fires(engine, clock, missed) == [("AP-1", "slot_missed", state, "no_show")]
+    assert datetime.fromisoformat(engine.instance("AP-1").data["missed_at"]) == missed
+
+
+def test_an_arrival_within_the_grace_clears_the_no_show(engine: af.Engine, clock: SimulatedClock) -> None:
+    """A customer arriving late but within the grace leaves nothing to fire."""
+    to_state(engine, clock, "arrival_confirmed")
+    at(clock, "2026-11-05T09:20:00+08:00")
+    engine.fire("AP-1", "customer_arrived", actor=SA)
+    assert engine.tick(local("2026-11-20T09:00:00+08:00")) == []
+
+
+def test_system_arranges_the_retry_on_the_first_day_of_the_window(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """A first-attempt no-show: on Sunday, the missed Thursday + 3 days, the retry is arranged with the call time."""
+    to_state(engine, clock, "arrival_confirmed")
+    at(clock, "2026-11-05T09:30:00+08:00")
+    assert [s.event for s in engine.tick()] == ["slot_missed"]
+    due = local("2026-11-08T09:00:00+08:00")
+    assert pending(engine) == {"schedule_retry": due}
+    assert fires(engine, clock, due) == [("AP-1", "schedule_retry", "no_show", "closed_no_show")]
+    data = engine.instance("AP-1").data
+    assert (data["retry_contact_at"], data["retry_spawned"]) == ("2026-11-08T01:00:00+00:00", True)
+
+
+def test_the_last_attempts_no_show_is_closed_at_once(engine: af.Engine, clock: SimulatedClock) -> None:
+    """The third attempt missed: no retry deadline; close_no_show is due the moment the no-show is recorded."""
+    _retry_outreach(engine, clock, "AP-3", 3, "AP-2", SLOT)
+    entered = clock()
+    assert pending(engine, "AP-3") == {"close_no_show": entered}
+    assert fires(engine, clock, entered) == [("AP-3", "close_no_show", "no_show", "closed_no_show")]
+    assert engine.instance("AP-3").data["retry_spawned"] is False
+
+
+def test_a_waived_retry_clears_the_retry_deadline(engine: af.Engine, clock: SimulatedClock) -> None:
+    """The service advisor closing the no-show with a waiver leaves nothing for the system to fire."""
+    to_state(engine, clock, "no_show")
+    engine.fire("AP-1", "close_no_show", actor=SA, payload={"retry_waiver_reason": "customer moved away"})
+    assert engine.tick(local("2026-11-20T09:00:00+08:00")) == []
+
+
+@pytest.mark.parametrize("brand", [None, "baoya", "faw"])
+def test_the_retry_delay_is_the_first_day_of_the_retry_window(brand: str | None) -> None:
+    """A deadline cannot take an item of a list parameter: the delay repeats the window's first day."""
+    params = af.load_flows(FLOWS, brand=brand)["appointment"].params
+    assert params["no_show_retry_delay_days"] == min(params["no_show_retry_window_days"])
+
+
+def test_a_brands_parameters_move_the_deadlines(tmp_path: Path, clock: SimulatedClock) -> None:
+    """A brand with a 2-hour confirmation, a 2-day reminder, 15 minutes' grace and a retry after 5 days."""
+    engine = brand_engine(
+        tmp_path,
+        clock,
+        internal_confirmation_max="2h",
+        day_before_reminder_offset="2d",
+        no_show_grace="15m",
+        no_show_retry_window_days="[5, 10]",
+        no_show_retry_delay_days=5,
+    )
+    book(engine)
+    assert fires(engine, clock, clock() + timedelta(hours=2)) == [
+        ("AP-1", "sla_breached", "booked", "booked")
+    ]
+    confirm(engine)
+    assert fires(engine, clock, local("2026-11-03T09:00:00+08:00")) == [
+        ("AP-1", "day_before_reminder", "internally_confirmed", "day_before_reminded")
+    ]
+    assert fires(engine, clock, local(SLOT)) == [
+        ("AP-1", "sla_breached", "day_before_reminded", "day_before_reminded")
+    ]
+    assert fires(engine, clock, local("2026-11-05T09:15:00+08:00")) == [
+        ("AP-1", "slot_missed", "day_before_reminded", "no_show")
+    ]
+    assert fires(engine, clock, local("2026-11-10T09:00:00+08:00")) == [
+        ("AP-1", "schedule_retry", "no_show", "closed_no_show")
+    ]
+
+
+def test_baoya_system_reminder_waits_for_the_prepared_history(clock: SimulatedClock) -> None:
+    """Baoya: the system's reminder goes out where the history was prepared; elsewhere it is refused, on record."""
+    engine = af.Engine(af.load_flows(FLOWS, brand="baoya"), af.SQLiteStore(":memory:"), clock=clock)
+    for appointment in ("AP-1", "AP-2"):
+        book(engine, appointment)
+        confirm(engine, appointment)
+    engine.fire("AP-1", "reminder_prepared", actor=SA, payload={"service_history_prepared": True})
+    assert fires(engine, clock, local("2026-11-04T09:00:00+08:00")) == [
+        ("AP-1", "day_before_reminder", "internally_confirmed", "day_before_reminded")
+    ]
+    refused = [e for e in engine.history("AP-2") if not e.accepted]
+    assert [(e.event, e.actor.id, [r.message for r in e.reasons]) for e in refused] == [
+        (
+            "day_before_reminder",
+            "system",
+            ["prepare the register data and the service history before the day-before call (Baoya manual)"],
+        )
+    ]
+    step = engine.fire(
+        "AP-2",
+        "day_before_reminder",
+        actor=CS,
+        payload={"customer_reached": True, "service_history_prepared": True},
+    )
+    assert step.target == "day_before_reminded"

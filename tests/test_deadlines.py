@@ -196,3 +196,22 @@ def test_a_tick_killed_midway_then_repeated_fires_each_deadline_once(
     breaches = [e.instance_id for e in engine.events_since(0, limit=10_000) if e.event == "sla_breached"]
     assert sorted(breaches) == sorted(f"T-{n}" for n in range(60))
     assert engine.verify().ok
+
+
+def test_when_is_checked_again_at_firing_time(tmp_path: Path, clock: SimulatedClock) -> None:
+    """A deadline whose 'when' stops holding while the instance stays (the awaited fact was recorded) does not fire."""
+    text = TIMED.read_text(encoding="utf-8").replace(
+        "{name: confirmation, after: {param: confirm_within},",
+        "{name: confirmation, after: {param: confirm_within}, when: {not: {rule: field_present, field: note}},",
+    )
+    path = tmp_path / "timed.yaml"
+    path.write_text(text, encoding="utf-8")
+    clock.set(START)
+    engine = af.Engine(af.FlowSet({"timed": af.load_flow(path)}), af.SQLiteStore(), clock=clock)
+    engine.start("timed", "T-1", event="book", actor=SA, payload={"slot_at": SLOT})
+    engine.start("timed", "T-2", event="book", actor=SA, payload={"slot_at": SLOT})
+    engine.fire("T-1", "confirm", actor=SA, payload={"note": "confirmed by parts and workshop"})
+    clock.advance("2h")
+    assert [(s.instance_id, s.event) for s in engine.tick()] == [("T-2", "sla_breached")]
+    assert [d.status for d in engine.store.pending_deadlines("T-1") if d.name == "confirmation"] == ["done"]
+    assert all(e.event != "sla_breached" for e in engine.history("T-1"))

@@ -7,7 +7,7 @@ clock reads Monday 2026-11-02 08:00 UTC, 16:00 in Asia/Shanghai.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -286,11 +286,15 @@ def test_within_before_slot_opens_at_the_offset_and_closes_at_the_slot() -> None
 
 
 def test_no_show_grace_must_have_passed() -> None:
-    """A no-show counts only strictly after slot plus grace."""
+    """A no-show counts from slot plus grace, that instant included (when the slot_missed deadline fires)."""
     data = {"slot_at": "2026-11-02T15:30:00+08:00"}
-    assert no_show_grace_passed(_ctx(data), grace="30m") == (
+    assert no_show_grace_passed(_ctx(data), grace="31m") == (
+        "the customer still has until 2026-11-02 16:01 (Asia/Shanghai), 31m after the slot, to arrive"
+    )
+    assert no_show_grace_passed(_ctx(data, now=NOW - timedelta(microseconds=1)), grace="30m") == (
         "the customer still has until 2026-11-02 16:00 (Asia/Shanghai), 30m after the slot, to arrive"
     )
+    assert no_show_grace_passed(_ctx(data), grace="30m") is None
     assert no_show_grace_passed(_ctx(data), grace="29m") is None
     assert no_show_grace_passed(_ctx(), grace="30m") == "the appointment slot ('slot_at') is not recorded"
 

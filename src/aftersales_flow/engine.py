@@ -842,6 +842,21 @@ class Engine:
                 return None  # fired by another process, or moved or cleared since it was listed
             head = tx.head(deadline.instance_id)
             spec = _spec_of(self.flows, head, deadline)
+            if (
+                head is not None
+                and spec is not None
+                and spec.when is not None
+                and not self._still_applies(head, spec)
+            ):
+                # 'when' no longer holds (what it waited for was recorded meanwhile): done, silently.
+                tx.set_deadlines(
+                    deadline.instance_id,
+                    [
+                        attrs.evolve(d, status="done") if d.name == deadline.name else d
+                        for d in pending.values()
+                    ],
+                )
+                return None
             if head is None or spec is None:
                 tx.set_deadlines(
                     deadline.instance_id, [d for d in pending.values() if d.name != deadline.name]
@@ -966,6 +981,25 @@ class Engine:
             "customer_identified",
             payload,
         )
+
+    def _still_applies(self, head: Head, spec: DeadlineSpec) -> bool:
+        """Whether a deadline's ``when`` guard still holds on the instance's current data."""
+        flow = self._flow_of(head)
+        data = json.loads(head.data)
+        ctx = RuleContext(
+            data=data,
+            before=data,
+            payload={},
+            params=flow.params,
+            now=self._now(),
+            actor=SYSTEM,
+            instance_id=head.id,
+            flow=flow.name,
+            state=head.state,
+            event=spec.event,
+            target=head.state,
+        )
+        return spec.when is None or not evaluate(spec.when, ctx)
 
     def children(self, instance_id: str) -> list[str]:
         """The instances this instance's events started, in the order they were started."""

@@ -15,6 +15,7 @@ from aftersales_flow.model import Flow, FlowSet, Transition, thaw
 from aftersales_flow.paths import shipped_flows
 from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
 from aftersales_flow.rules._expr import describe
+from aftersales_flow.states.deadline import DeadlineSpec, ParamValue
 
 RULES_HEADER = """\
 # Rules
@@ -79,6 +80,30 @@ def _guard_text(transition: Transition, params: Mapping[str, Any]) -> str:
     return _cell("; ".join(parts)) or "—"
 
 
+def _setting_text(value: Any, unit: str | None) -> str:
+    if isinstance(value, ParamValue):
+        return f"params.{value.name}" + (f" {unit}" if unit else "")
+    return f"{value}" + (f" {unit}" if unit and isinstance(value, int | float) else "")
+
+
+def _due_text(spec: DeadlineSpec) -> str:
+    base = f"`{spec.field}`" if spec.field else "entering the state"
+    parts = []
+    if spec.after is not None:
+        parts.append(f"{_setting_text(spec.after, spec.unit)} after {base}")
+    if spec.before is not None:
+        parts.append(f"{_setting_text(spec.before, spec.unit)} before {base}")
+    text = "; ".join(parts) or f"at {base}"
+    if spec.avoid:
+        windows = spec.avoid if not isinstance(spec.avoid, ParamValue) else f"params.{spec.avoid.name}"
+        text += f", moved out of {windows}"
+    return text
+
+
+def _then(spec: DeadlineSpec) -> str:
+    return f"fires `{spec.fire}`" if spec.fire else "records `sla_breached`"
+
+
 def mermaid(flow: Flow) -> str:
     """A Mermaid state diagram of the flow."""
     lines = ["stateDiagram-v2"]
@@ -137,6 +162,20 @@ def render_flow(flow: Flow, *, source: str | None = None) -> str:
             f"| `{transition.event}` | {transition.source or '(start)'} | {transition.target} | {roles} "
             f"| {requires} | {_guard_text(transition, flow.params)} | {_cell(label)} |"
         )
+    deadlines = [spec for state in flow.states.values() for spec in state.deadlines]
+    if deadlines:
+        out += [
+            "",
+            "## Deadlines",
+            "",
+            "| state | deadline | due | then | only when |",
+            "|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{spec.state}` | `{spec.name}` | {_cell(_due_text(spec))} | {_then(spec)} "
+            f"| {_cell(describe(spec.when, flow.params)) if spec.when else '—'} |"
+            for spec in deadlines
+        ]
     if flow.invariants:
         out += ["", "## Invariants (checked on every event)", ""]
         out += [f"- {_cell(describe(guard, flow.params))}" for guard in flow.invariants]
