@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import aftersales_flow as af
@@ -10,7 +12,8 @@ from conftest import FLOWS
 from repair_order_steps import SA as RO_SA
 from repair_order_steps import open_order
 from test_appointment import CS, at, book, confirm
-from test_lost_customer_case import FOUND
+from test_lost_customer_case import CONTACT, FOUND
+from test_lost_customer_case import SA as LC_SA
 from test_lost_customer_case import SYSTEM as SCAN
 
 
@@ -118,3 +121,25 @@ def test_lost_customer_threshold_per_brand(clock: SimulatedClock, brand: str, op
             engine.start(
                 "lost_customer_case", "LC-1", event="customer_identified", actor=SCAN, payload=payload
             )
+
+
+@pytest.mark.parametrize("brand", ["baoya", "faw"])
+def test_lost_customer_post_visit_callback_deadline_per_brand(clock: SimulatedClock, brand: str) -> None:
+    """Each brand's lost-customer case (Baoya 180 days, FAW 365 days to open) times the post-visit call
+    with its own callback_due_days (3 days under both; neither overlay changes it)."""
+    engine = brand_engine(brand, clock)
+    flow = engine.flows["lost_customer_case"]
+    assert flow.brand == brand
+    days = flow.params["callback_due_days"]
+    payload = {**FOUND, "last_visit_on": "2025-10-01", "churn_tier": "lost"}
+    engine.start("lost_customer_case", "LC-1", event="customer_identified", actor=SCAN, payload=payload)
+    engine.fire("LC-1", "contact_made", actor=LC_SA, payload=CONTACT)
+    engine.fire("LC-1", "invite", actor=LC_SA, payload={"offer_type": "voucher"})
+    clock.advance("2d")
+    engine.fire("LC-1", "customer_visited", actor=LC_SA, payload={"repair_order_id": "RO-9"})
+    visited = clock()
+    clock.set(visited + timedelta(days=days) - timedelta(seconds=1))
+    assert engine.tick() == []
+    clock.set(visited + timedelta(days=days))
+    assert [(s.event, s.target, s.at) for s in engine.tick()] == [("sla_breached", "returned", clock())]
+    assert engine.tick() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -702,4 +703,197 @@ def test_satisfaction_needs_the_customer_words_or_a_rating(engine: af.Engine, cl
     assert messages(refused.value) == [
         "the customer's satisfaction needs their own words or a rating",
         "ask whether there is anything else and record the answer ('anything_else')",
+    ]
+
+
+# --- deadlines: first response within 24 h of logging, 24 h per level; a breach escalates ---------
+
+
+def ticked(engine: af.Engine) -> list[tuple[str, str | None, str | None, str, datetime]]:
+    """What a tick at the clock's now fires: (event, from, to, actor, time) per accepted step."""
+    return [(s.event, s.source, s.target, s.actor.id, s.at) for s in engine.tick()]
+
+
+FIRST_RESPONSE_REASON = "no resolution was proposed at level 1 within the first-response time limit (complaint_first_response_max)"
+LEVEL_2_REASON = (
+    "no resolution was proposed at level 2 within the level's time limit (complaint_level_response_max)"
+)
+
+
+def test_a_complaint_still_logged_after_24_hours_records_a_breach(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """No level yet to escalate from: 24 h after logging, 'registered' records sla_breached once."""
+    logged = clock()
+    register(engine, clock)
+    assert engine.instance("C-1").data["registered_at"] == logged.isoformat()
+    clock.set(logged + timedelta(hours=24) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(logged + timedelta(hours=24))
+    assert ticked(engine) == [("sla_breached", "registered", "registered", "system", clock())]
+    assert engine.history("C-1")[-1].payload == {
+        "deadline": "first_response",
+        "due_at": "2026-11-03T08:00:00+00:00",
+    }
+    assert ticked(engine) == []
+
+
+def test_an_investigation_past_24_hours_records_a_breach(engine: af.Engine, clock: SimulatedClock) -> None:
+    """The first-response clock keeps running from registration while the case is investigated."""
+    logged = clock()
+    investigate(engine, clock)
+    assert engine.instance("C-1").data["investigation_started_at"] == logged.isoformat()
+    clock.set(logged + timedelta(hours=23, minutes=59))
+    assert ticked(engine) == []
+    clock.set(logged + timedelta(hours=24))
+    assert ticked(engine) == [("sla_breached", "investigating", "investigating", "system", clock())]
+    assert ticked(engine) == []
+
+
+def test_a_breach_is_recorded_once_then_the_late_level_escalates(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Breached while logged: starting the investigation late records nothing more; the level assigned
+    after the limit is escalated at the next tick."""
+    logged = clock()
+    register(engine, clock)
+    engine.fire("C-1", "notify_director", actor=SA, payload={"director_notified_to": "csd-01"})
+    clock.set(logged + timedelta(hours=24))
+    assert [s.event for s in engine.tick()] == ["sla_breached"]
+    clock.set(logged + timedelta(hours=30))
+    engine.fire("C-1", "start_investigation", actor=DIRECTOR)
+    assert engine.store.pending_deadlines("C-1") == []
+    assert ticked(engine) == []
+    clock.set(logged + timedelta(hours=31))
+    assign(engine)
+    assert ticked(engine) == [("escalate", "level_1_handling", "level_2_handling", "system", clock())]
+    assert [e.source for e in engine.history("C-1") if e.event == "sla_breached"] == ["registered"]
+
+
+def test_no_proposal_at_level_1_within_24_hours_escalates_to_level_2(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """24 h after logging, a complaint still handled at level 1 is escalated by the system, with its reason."""
+    logged = clock()
+    investigate(engine, clock)
+    clock.advance("2h")
+    assign(engine)
+    clock.set(logged + timedelta(hours=24) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(logged + timedelta(hours=24))
+    assert ticked(engine) == [("escalate", "level_1_handling", "level_2_handling", "system", clock())]
+    event = engine.history("C-1")[-1]
+    assert event.payload == {"escalation_reason": FIRST_RESPONSE_REASON}
+    data = engine.instance("C-1").data
+    assert (data["current_level"], data["level_entered_at"]) == (2, clock().isoformat())
+    assert ticked(engine) == []
+    assert [(d.name, d.due_at) for d in engine.store.pending_deadlines("C-1")] == [
+        ("level_response", clock() + timedelta(hours=24))
+    ]
+
+
+def test_level_2_records_its_participants_after_an_escalation_by_time(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """The system names no one: level 2's handlers record who joined on their first event there."""
+    logged = clock()
+    investigate(engine, clock)
+    assign(engine)
+    clock.set(logged + timedelta(hours=24))
+    engine.tick()
+    finding = {"responsibility": "dealer", "responsibility_evidence": ["RO-1 job card"]}
+    with pytest.raises(af.GuardRejected) as refused:
+        engine.fire("C-1", "determine_responsibility", actor=DEPARTMENT, payload=finding)
+    assert messages(refused.value) == [
+        "the participants of level 2 are not all recorded on the case: the customer-service director, "
+        "the department manager and the technical director are missing"
+    ]
+    step = engine.fire(
+        "C-1",
+        "determine_responsibility",
+        actor=DEPARTMENT,
+        payload={**finding, "level_participants": participants(2)},
+    )
+    assert step.target == "level_2_handling"
+    engine.fire("C-1", "propose_resolution", actor=DEPARTMENT, payload=proposal(clock, 2))
+    assert engine.store.pending_deadlines("C-1") == []
+
+
+def test_no_proposal_at_level_2_within_24_hours_escalates_to_level_3(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """24 h after entering level 2 (here by the level-1 timer), the system escalates to level 3."""
+    logged = clock()
+    investigate(engine, clock)
+    assign(engine)
+    clock.set(logged + timedelta(hours=24))
+    engine.tick()
+    clock.set(logged + timedelta(hours=48) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(logged + timedelta(hours=48))
+    assert ticked(engine) == [("escalate", "level_2_handling", "level_3_handling", "system", clock())]
+    assert engine.history("C-1")[-1].payload == {"escalation_reason": LEVEL_2_REASON}
+    assert engine.instance("C-1").data["current_level"] == 3
+    assert ticked(engine) == []
+
+
+def test_level_3_past_24_hours_records_a_breach(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Nothing is above level 3: 24 h after entering it, sla_breached is recorded and the case stays."""
+    investigate(engine, clock)
+    assign(engine)
+    engine.fire(
+        "C-1",
+        "escalate",
+        actor=DIRECTOR,
+        payload={"escalation_reason": "needs the department", "level_participants": participants(2)},
+    )
+    clock.advance("1h")
+    engine.fire(
+        "C-1",
+        "escalate",
+        actor=DEPARTMENT,
+        payload={"escalation_reason": "needs the GM", "level_participants": participants(3)},
+    )
+    entered = clock()
+    clock.set(entered + timedelta(hours=24) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(entered + timedelta(hours=24))
+    assert ticked(engine) == [("sla_breached", "level_3_handling", "level_3_handling", "system", clock())]
+    assert engine.history("C-1")[-1].payload["deadline"] == "level_response"
+    assert ticked(engine) == []
+    assert engine.instance("C-1").state == "level_3_handling"
+
+
+def test_an_authority_complaint_at_level_3_runs_the_level_clock(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """A complaint through an authority enters level 3; its clock runs from that moment."""
+    investigate(engine, clock, channel="authority")
+    clock.advance("3h")
+    assign(engine, level=3)
+    assert [(d.name, d.due_at) for d in engine.store.pending_deadlines("C-1")] == [
+        ("level_response", clock() + timedelta(hours=24))
+    ]
+
+
+def test_a_proposal_in_time_stops_the_clock(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Proposing a resolution at level 1 within 24 h leaves nothing to escalate."""
+    investigate(engine, clock)
+    assign(engine)
+    propose(engine, clock, "C-1", 1)
+    assert engine.store.pending_deadlines("C-1") == []
+    clock.advance("3d")
+    assert ticked(engine) == []
+
+
+def test_only_the_timer_escalates_without_naming_who_joins(engine: af.Engine, clock: SimulatedClock) -> None:
+    """A person escalating with the reason only is refused: people list the next level's participants."""
+    investigate(engine, clock)
+    assign(engine)
+    with pytest.raises(af.GuardRejected) as refused:
+        engine.fire("C-1", "escalate", actor=DIRECTOR, payload={"escalation_reason": "customer insists"})
+    assert messages(refused.value) == [
+        "this event must record 'level_participants'",
+        "the participants of level 2 are not all recorded on the case: the customer-service director, "
+        "the department manager and the technical director are missing",
     ]

@@ -349,3 +349,110 @@ def test_department_manager_takes_the_case(engine: af.Engine, clock: SimulatedCl
     assert messages(refused.value) == [
         "'department_accepts' needs one of the roles department_manager; cs-011 holds callback_agent"
     ]
+
+
+# --- deadlines: 24 h department handling, form collection 1 d after acceptance, 4 h second callback --
+
+
+def local_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def ticked(engine: af.Engine) -> list[tuple[str, str | None, str | None, str, datetime]]:
+    """What a tick at the clock's now fires: (event, from, to, actor, time) per accepted step."""
+    return [(s.event, s.source, s.target, s.actor.id, s.at) for s in engine.tick()]
+
+
+def with_department(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Opened and distributed in the morning; the department takes it at 14:00 local on 2026-11-03."""
+    open_case(engine, clock)
+    at(clock, "2026-11-03T11:30")
+    engine.fire("FB-1", "distribute", actor=AGENT, payload=DISTRIBUTION)
+    at(clock, "2026-11-03T14:00")
+    engine.fire("FB-1", "department_accepts", actor=DEPARTMENT, payload={"department": "workshop"})
+
+
+def test_department_handling_and_collection_are_overdue_a_day_after_acceptance(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """24 h after department_accepts the handling is overdue and the form is not back at collection:
+    two SLA breaches, once each; the state stays."""
+    with_department(engine, clock)
+    at(clock, "2026-11-04T13:59:59")
+    assert ticked(engine) == []
+    at(clock, "2026-11-04T14:00")
+    due = local_time("2026-11-04T14:00")
+    assert ticked(engine) == [
+        ("sla_breached", "with_department", "with_department", "system", due),
+        ("sla_breached", "with_department", "with_department", "system", due),
+    ]
+    breaches = [e.payload for e in engine.history("FB-1") if e.event == "sla_breached"]
+    assert breaches == [
+        {"deadline": "department_handling", "due_at": "2026-11-04T06:00:00+00:00"},
+        {"deadline": "form_collection", "due_at": "2026-11-04T06:00:00+00:00"},
+    ]
+    assert ticked(engine) == []
+    assert engine.instance("FB-1").state == "with_department"
+
+
+def test_the_agent_records_why_the_form_is_late_after_the_breach(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """The system only flags the missing form; the reason and the GM's notification come from the agent,
+    and a late completion is still accepted."""
+    with_department(engine, clock)
+    at(clock, "2026-11-04T14:00")
+    engine.tick()
+    assert "overdue_count" not in engine.instance("FB-1").data
+    at(clock, "2026-11-04T14:30")
+    overdue = {"overdue_reason": "technician on leave", "gm_notified_at": "2026-11-04T14:25:00+08:00"}
+    assert engine.fire("FB-1", "return_overdue", actor=AGENT, payload=overdue).target == "with_department"
+    assert engine.instance("FB-1").data["overdue_count"] == 1
+    assert ticked(engine) == []
+    step = engine.fire(
+        "FB-1", "department_completes", actor=DEPARTMENT, payload={"department_actions": "done"}
+    )
+    assert step.target == "returned"
+
+
+def test_a_form_back_in_time_clears_the_department_deadlines(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Completed the next morning: only the second-callback clock is left, 4 h from the return."""
+    open_case(engine, clock)
+    handled(engine, clock)
+    assert [(d.name, d.due_at) for d in engine.store.pending_deadlines("FB-1")] == [
+        ("second_callback", local_time("2026-11-04T13:00"))
+    ]
+
+
+def test_the_second_callback_is_due_four_hours_after_the_return(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Form returned at 09:00: no second call by 13:00 records an SLA breach, once; a late call is accepted."""
+    open_case(engine, clock)
+    handled(engine, clock)
+    at(clock, "2026-11-04T12:59:59")
+    assert ticked(engine) == []
+    at(clock, "2026-11-04T13:00")
+    assert ticked(engine) == [
+        ("sla_breached", "returned", "returned", "system", local_time("2026-11-04T13:00"))
+    ]
+    assert engine.history("FB-1")[-1].payload == {
+        "deadline": "second_callback",
+        "due_at": "2026-11-04T05:00:00+00:00",
+    }
+    assert ticked(engine) == []
+    at(clock, "2026-11-04T14:00")
+    step = engine.fire(
+        "FB-1",
+        "second_callback",
+        actor=AGENT,
+        payload={
+            "second_callback_result": "fixed",
+            "summary_sheet_updated": True,
+            "customer_satisfied": True,
+        },
+    )
+    assert step.target == "second_callback_done"
+    assert engine.store.pending_deadlines("FB-1") == []

@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import aftersales_flow as af
+from aftersales_flow.rules import DEFAULT_REGISTRY, RuleContext
+from aftersales_flow.rules.callback import before_due_time
 from aftersales_flow.testing import SimulatedClock
+from conftest import FLOWS
 
 AGENT = af.Actor("cs-011", roles={"callback_agent"})
 SA = af.Actor("sa-017", roles={"service_advisor"})
@@ -20,6 +23,7 @@ BLACKOUT = (
 )
 TIME_GUARD = "call_time_allowed(windows=params.callback_blackouts, timezone=params.timezone)"
 SCRIPT = {"script_id": "CB-STD", "script_version": "2026.1"}
+BLACKOUTS = ["09:00-11:00", "16:00-18:30"]
 
 
 def messages(refusal: af.TransitionRefused) -> list[str]:
@@ -271,3 +275,224 @@ def test_always_call_case_must_be_a_known_one(engine: af.Engine, clock: Simulate
         "'always_call_case' is not one of this dealership's always-call cases (callback_always_call)"
     ]
     assert schedule(engine, clock, "FC-2", always_call_case="repeat_repair").target == "scheduled"
+
+
+# --- deadlines: due after callback_due_days (out of the blackouts), given up after callback_max_days --
+
+
+def local_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def ticked(engine: af.Engine) -> list[tuple[str, str | None, str | None, str, datetime]]:
+    """What a tick at the clock's now fires: (event, from, to, actor, time) per accepted step."""
+    return [(s.event, s.source, s.target, s.actor.id, s.at) for s in engine.tick()]
+
+
+def test_the_call_is_due_three_days_after_delivery(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Delivered Monday 15:00: still 'scheduled' at Thursday 15:00, an SLA breach is recorded once."""
+    schedule(engine, clock)
+    at(clock, "2026-11-05T14:59:59")
+    assert ticked(engine) == []
+    at(clock, "2026-11-05T15:00")
+    due = local_time("2026-11-05T15:00")
+    assert ticked(engine) == [("sla_breached", "scheduled", "scheduled", "system", due)]
+    assert engine.history("FC-1")[-1].payload == {"deadline": "due", "due_at": "2026-11-05T07:00:00+00:00"}
+    assert ticked(engine) == []
+    assert engine.instance("FC-1").state == "scheduled"
+
+
+def test_a_due_time_in_a_blackout_window_moves_to_its_end(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Delivered at 16:30: three days later is in the 16:00-18:30 blackout, so the call is due at 18:30."""
+    schedule(engine, clock, delivered_at="2026-11-02T16:30:00+08:00")
+    due = next(d for d in engine.store.pending_deadlines("FC-1") if d.name == "due")
+    assert due.due_at == local_time("2026-11-05T18:30")
+    at(clock, "2026-11-05T18:29")
+    assert ticked(engine) == []
+    at(clock, "2026-11-05T18:30")
+    assert ticked(engine) == [
+        ("sla_breached", "scheduled", "scheduled", "system", local_time("2026-11-05T18:30"))
+    ]
+    assert ticked(engine) == []
+
+
+def test_a_failed_attempt_before_the_due_time_keeps_the_clock(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """'attempting' is due at the same time as 'scheduled' (counted from delivery, not from the attempts);
+    the first attempt's time is kept, later attempts do not move it."""
+    schedule(engine, clock)
+    engine.fire("FC-1", "call_no_answer", actor=AGENT)
+    at(clock, "2026-11-04T12:00")
+    engine.fire("FC-1", "call_no_answer", actor=AGENT)
+    data = engine.instance("FC-1").data
+    assert (data["first_attempt_at"], data["last_call_at"], data["attempts"]) == (
+        "2026-11-03T06:00:00+00:00",
+        "2026-11-04T04:00:00+00:00",
+        2,
+    )
+    at(clock, "2026-11-05T14:59")
+    assert ticked(engine) == []
+    at(clock, "2026-11-05T15:00")
+    assert ticked(engine) == [
+        ("sla_breached", "attempting", "attempting", "system", local_time("2026-11-05T15:00"))
+    ]
+    assert ticked(engine) == []
+
+
+def test_a_breach_is_not_recorded_again_by_a_later_attempt(engine: af.Engine, clock: SimulatedClock) -> None:
+    """First tried after the due time: the breach recorded in 'scheduled' is not repeated in 'attempting'."""
+    schedule(engine, clock)
+    at(clock, "2026-11-05T15:00")
+    assert [s.event for s in engine.tick()] == ["sla_breached"]
+    at(clock, "2026-11-06T14:00")
+    engine.fire("FC-1", "call_no_answer", actor=AGENT)
+    assert [d.name for d in engine.store.pending_deadlines("FC-1")] == ["hard_limit"]
+    at(clock, "2026-11-08T12:00")
+    assert ticked(engine) == []
+    breaches = [e for e in engine.history("FC-1") if e.event == "sla_breached"]
+    assert [e.source for e in breaches] == ["scheduled"]
+
+
+def test_the_system_gives_up_at_the_hard_limit(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Seven days after delivery the system fires give_up: the call ends unreachable, once."""
+    schedule(engine, clock)
+    engine.fire("FC-1", "call_no_answer", actor=AGENT)
+    at(clock, "2026-11-05T15:00")
+    engine.tick()  # the due breach
+    at(clock, "2026-11-09T14:59")
+    assert ticked(engine) == []
+    at(clock, "2026-11-09T15:00")
+    assert ticked(engine) == [
+        ("give_up", "attempting", "unreachable", "system", local_time("2026-11-09T15:00"))
+    ]
+    assert ticked(engine) == []
+    assert engine.instance("FC-1").state == "unreachable"
+    assert engine.store.pending_deadlines("FC-1") == []
+
+
+def test_a_call_never_tried_is_given_up_too(engine: af.Engine, clock: SimulatedClock) -> None:
+    """give_up leaves 'scheduled' as well: a customer never called by day 7 is just as unreachable."""
+    schedule(engine, clock)
+    at(clock, "2026-11-09T14:59")
+    assert [s.event for s in engine.tick()] == ["sla_breached"]  # the due time passed on Thursday
+    at(clock, "2026-11-09T15:00")
+    assert ticked(engine) == [
+        ("give_up", "scheduled", "unreachable", "system", local_time("2026-11-09T15:00"))
+    ]
+    assert ticked(engine) == []
+    assert engine.instance("FC-1").data.get("attempts") is None
+
+
+def test_a_completed_call_clears_the_deadlines(engine: af.Engine, clock: SimulatedClock) -> None:
+    """A call done in time leaves nothing to fire."""
+    schedule(engine, clock)
+    engine.fire("FC-1", "call_completed", actor=AGENT, payload={"rating": 9, "no_objection": True, **SCRIPT})
+    assert engine.store.pending_deadlines("FC-1") == []
+    at(clock, "2026-11-20T12:00")
+    assert ticked(engine) == []
+
+
+def test_faw_calls_are_due_after_seven_days(clock: SimulatedClock) -> None:
+    """FAW (callback_due_days 7): nothing is overdue on day 3; on day 7 the breach and the give-up come together."""
+    faw = af.Engine(af.load_flows(FLOWS, brand="faw"), af.SQLiteStore(":memory:"), clock=clock)
+    schedule(faw, clock)
+    at(clock, "2026-11-05T15:00")
+    assert ticked(faw) == []
+    at(clock, "2026-11-09T14:59")
+    assert ticked(faw) == []
+    at(clock, "2026-11-09T15:00")
+    day_7 = local_time("2026-11-09T15:00")
+    assert ticked(faw) == [
+        ("sla_breached", "scheduled", "scheduled", "system", day_7),
+        ("give_up", "scheduled", "unreachable", "system", day_7),
+    ]
+    assert ticked(faw) == []
+
+
+def when_ctx(data: dict[str, object], now: str = "2026-11-20T12:00") -> RuleContext:
+    return RuleContext(
+        data=data,
+        before=data,
+        payload={},
+        params={"timezone": "Asia/Shanghai"},
+        now=local_time(now),
+        actor=AGENT,
+        instance_id="FC-1",
+        flow="follow_up_call",
+        state="attempting",
+        event="call_no_answer",
+    )
+
+
+def first_tried(local: str) -> dict[str, object]:
+    """Delivered 2026-11-02 16:30 local (due 2026-11-05 18:30 after the blackout), first tried at ``local``."""
+    return {"delivered_at": "2026-11-02T16:30:00+08:00", "first_attempt_at": f"{local}:00+08:00"}
+
+
+@pytest.mark.parametrize(
+    ("tried", "holds"),
+    [("2026-11-05T16:29", True), ("2026-11-05T18:29", True), ("2026-11-05T18:30", False)],
+)
+def test_before_due_time_counts_like_the_deadline(tried: str, holds: bool) -> None:
+    """before_due_time moves the due time out of the blackout just as the deadline does (16:30 -> 18:30),
+    and compares it with the recorded time, not the clock."""
+    result = before_due_time(
+        when_ctx(first_tried(tried)), at="first_attempt_at", field="delivered_at", after=3, avoid=BLACKOUTS
+    )
+    assert (result is None) == holds
+    if not holds:
+        assert result == (
+            "'first_attempt_at' (2026-11-05 18:30) is not before the due time 3 days after 'delivered_at' "
+            "(2026-11-05 18:30)"
+        )
+
+
+def test_before_due_time_does_not_change_with_the_clock() -> None:
+    """The same data gives the same answer when the deadline is set and when it fires days later."""
+    data = first_tried("2026-11-04T12:00")
+    for now in ("2026-11-04T12:00", "2026-11-05T18:30", "2026-12-01T09:00"):
+        assert (
+            before_due_time(when_ctx(data, now), at="first_attempt_at", field="delivered_at", after=3) is None
+        )
+
+
+def test_before_due_time_takes_durations_and_needs_both_times() -> None:
+    """A duration string counts as written; a plain number counts its unit; either time missing fails."""
+    data = first_tried("2026-11-03T16:30")
+    assert before_due_time(when_ctx(data), at="first_attempt_at", field="delivered_at", after="2d") is None
+    assert before_due_time(when_ctx(data), at="first_attempt_at", field="delivered_at", after="1d") == (
+        "'first_attempt_at' (2026-11-03 16:30) is not before the due time 1d after 'delivered_at' "
+        "(2026-11-03 16:30)"
+    )
+    assert before_due_time(
+        when_ctx(data), at="first_attempt_at", field="delivered_at", after=2, unit="hours"
+    ) == (
+        "'first_attempt_at' (2026-11-03 16:30) is not before the due time 2 hours after 'delivered_at' "
+        "(2026-11-02 18:30)"
+    )
+    assert (
+        before_due_time(
+            when_ctx({"delivered_at": data["delivered_at"]}),
+            at="first_attempt_at",
+            field="delivered_at",
+            after=3,
+        )
+        == "'first_attempt_at' is not recorded"
+    )
+    assert before_due_time(
+        when_ctx({"first_attempt_at": data["first_attempt_at"]}),
+        at="first_attempt_at",
+        field="delivered_at",
+        after=3,
+    ) == ("'delivered_at' is not recorded as a time")
+
+
+def test_before_due_time_arguments_are_checked_at_load() -> None:
+    """A bad duration or blackout window in the rule's arguments is reported when the flow loads."""
+    spec = DEFAULT_REGISTRY.get("before_due_time")
+    assert spec is not None
+    assert spec.checks["after"]("3 days") is not None
+    assert spec.checks["after"](-1) == "must be 0 or more (got -1)"
+    assert spec.checks["after"]("4h") is None
+    assert spec.checks["avoid"](["09:00-08:00"]) is not None

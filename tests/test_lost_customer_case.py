@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -462,3 +463,51 @@ def test_a_recovered_case_accepts_nothing(engine: af.Engine, clock: SimulatedClo
         "the lost_customer_case is in its final state 'recovered' (Recovered, post-visit callback done) and "
         "accepts no more events"
     ]
+
+
+# --- deadline: the post-visit callback is due callback_due_days after the visit -------------------
+
+
+def ticked(engine: af.Engine) -> list[tuple[str, str | None, str | None, str, datetime]]:
+    """What a tick at the clock's now fires: (event, from, to, actor, time) per accepted step."""
+    return [(s.event, s.source, s.target, s.actor.id, s.at) for s in engine.tick()]
+
+
+def test_the_post_visit_callback_is_due_three_days_after_the_visit(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Visited 2026-11-04 08:00 UTC: no callback by 2026-11-07 08:00 records an SLA breach, once."""
+    to_returned(engine, clock)
+    visited = clock()
+    assert engine.instance("LC-1").data["visited_at"] == visited.isoformat()
+    clock.set(visited + timedelta(days=3) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(visited + timedelta(days=3))
+    assert ticked(engine) == [("sla_breached", "returned", "returned", "system", clock())]
+    assert engine.history("LC-1")[-1].payload == {
+        "deadline": "post_visit_callback",
+        "due_at": "2026-11-07T08:00:00+00:00",
+    }
+    assert ticked(engine) == []
+    assert engine.instance("LC-1").state == "returned"
+
+
+def test_activities_after_the_visit_keep_the_callback_clock(engine: af.Engine, clock: SimulatedClock) -> None:
+    """A home visit recorded after the return does not restart the 3-day clock; the callback clears it."""
+    to_returned(engine, clock)
+    visited = clock()
+    clock.advance("1d")
+    visit = {"visit_id": "V2", "visited_on": "2026-11-05", "visited_by": "sa-017", "outcome": "thanked"}
+    engine.fire("LC-1", "home_visit_recorded", actor=SA, payload={"home_visits": [visit]})
+    assert [(d.name, d.due_at) for d in engine.store.pending_deadlines("LC-1")] == [
+        ("post_visit_callback", visited + timedelta(days=3))
+    ]
+    engine.fire(
+        "LC-1",
+        "callback_done",
+        actor=SA,
+        payload={"follow_up_call_id": "FC-9", "callback_result": "completed_ok", "service_score": 9},
+    )
+    assert engine.store.pending_deadlines("LC-1") == []
+    clock.advance("5d")
+    assert ticked(engine) == []

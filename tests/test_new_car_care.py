@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -391,3 +392,61 @@ def test_a_technician_does_not_make_the_first_month_call(engine: af.Engine) -> N
     assert messages(refused.value) == [
         "'first_month_call' needs one of the roles service_advisor; tech-031 holds technician"
     ]
+
+
+# --- deadlines: first-month call after new_car_first_call_days, 3-day call after callback_due_days ---
+
+
+def ticked(engine: af.Engine) -> list[tuple[str, str | None, str | None, str, datetime]]:
+    """What a tick at the clock's now fires: (event, from, to, actor, time) per accepted step."""
+    return [(s.event, s.source, s.target, s.actor.id, s.at) for s in engine.tick()]
+
+
+def test_the_first_month_call_is_due_30_days_after_handover(engine: af.Engine, clock: SimulatedClock) -> None:
+    """No call 30 days after the handover records an SLA breach, once; the call is still accepted later."""
+    handed = clock()
+    hand_over(engine)
+    clock.set(handed + timedelta(days=30) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(handed + timedelta(days=30))
+    assert ticked(engine) == [("sla_breached", "handed_over", "handed_over", "system", clock())]
+    assert engine.history("NC-1")[-1].payload == {
+        "deadline": "first_month_call",
+        "due_at": "2026-12-02T08:00:00+00:00",
+    }
+    assert ticked(engine) == []
+    clock.advance("1d")
+    assert (
+        engine.fire("NC-1", "first_month_call", actor=SA, payload=FIRST_CALL).target
+        == "first_month_call_done"
+    )
+    assert engine.store.pending_deadlines("NC-1") == []
+
+
+def test_the_three_day_call_is_due_three_days_after_the_first_visit(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """No call 3 days after the first visit records an SLA breach, once."""
+    to_reminded(engine, clock)
+    visited = clock()
+    engine.fire("NC-1", "first_visit", actor=SA, payload=first_visit(clock))
+    assert [(d.name, d.due_at) for d in engine.store.pending_deadlines("NC-1")] == [
+        ("three_day_call", visited + timedelta(days=3))
+    ]
+    clock.set(visited + timedelta(days=3) - timedelta(seconds=1))
+    assert ticked(engine) == []
+    clock.set(visited + timedelta(days=3))
+    assert ticked(engine) == [("sla_breached", "first_visit_done", "first_visit_done", "system", clock())]
+    assert engine.history("NC-1")[-1].payload["deadline"] == "three_day_call"
+    assert ticked(engine) == []
+
+
+def test_calls_in_time_leave_nothing_to_fire(engine: af.Engine, clock: SimulatedClock) -> None:
+    """Each call made in time clears its clock; nothing fires afterwards."""
+    to_reminded(engine, clock)
+    engine.fire("NC-1", "first_visit", actor=SA, payload=first_visit(clock))
+    clock.advance("2d")
+    engine.fire("NC-1", "three_day_call", actor=SA, payload=THREE_DAY_CALL)
+    assert engine.store.pending_deadlines("NC-1") == []
+    clock.advance("10d")
+    assert ticked(engine) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import aftersales_flow as af
@@ -506,3 +508,62 @@ def test_parts_wait_and_arrival(engine: af.Engine, clock: SimulatedClock) -> Non
         ).target
         == "in_repair"
     )
+
+
+# --- deadline: the OEM warranty ruling is followed up after oem_decision_followup (2 days) ---------
+
+
+REFERRAL = {"oem_case_ref": "FAW-77", "warranty_status": "pending_oem", "reason_explained_to_customer": True}
+
+
+def test_no_oem_ruling_after_two_days_reminds_the_service_advisor(
+    engine: af.Engine, clock: SimulatedClock
+) -> None:
+    """Two days after the referral with no ruling, an SLA breach reminds the SA to chase the OEM; once."""
+    open_order(engine, "RO-1")
+    clock.advance("30m")
+    referred = clock()
+    engine.fire("RO-1", "refer_warranty_to_oem", actor=SA, payload=REFERRAL)
+    clock.set(referred + timedelta(days=2) - timedelta(seconds=1))
+    assert engine.tick() == []
+    clock.set(referred + timedelta(days=2))
+    steps = engine.tick()
+    assert [(s.event, s.source, s.target, s.actor.id, s.at) for s in steps] == [
+        (
+            "sla_breached",
+            "awaiting_oem_warranty_decision",
+            "awaiting_oem_warranty_decision",
+            "system",
+            clock(),
+        )
+    ]
+    event = engine.history("RO-1")[-1]
+    assert event.payload == {"deadline": "oem_decision_followup", "due_at": "2026-11-04T08:30:00+00:00"}
+    (deadline,) = engine.flows["repair_order"].states["awaiting_oem_warranty_decision"].deadlines
+    assert deadline.label is not None
+    assert deadline.label.en == "No OEM ruling yet: the service advisor follows up"
+    assert engine.tick() == []
+    assert engine.instance("RO-1").state == "awaiting_oem_warranty_decision"
+
+
+def test_an_oem_ruling_in_time_clears_the_follow_up(engine: af.Engine, clock: SimulatedClock) -> None:
+    """A ruling within two days leaves nothing to fire."""
+    open_order(engine, "RO-1")
+    engine.fire("RO-1", "refer_warranty_to_oem", actor=SA, payload=REFERRAL)
+    clock.advance("1d")
+    engine.fire(
+        "RO-1",
+        "oem_decision_received",
+        actor=SA,
+        payload={
+            "oem_decision": "rejected",
+            "warranty_status": "not_covered",
+            "lines": [line("L1", "proposed", pay_type="customer")],
+            "estimate_total_labour": 300,
+            "estimate_total_parts": 0,
+            "promised_completion_at": clock.iso("1d"),
+        },
+    )
+    assert engine.store.pending_deadlines("RO-1") == []
+    clock.advance("5d")
+    assert engine.tick() == []

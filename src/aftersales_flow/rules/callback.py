@@ -128,7 +128,7 @@ def callback_attempts_exhausted(
 
 
 DueUnit = Literal["days", "hours", "minutes"]
-"""What a plain-number ``after`` of :func:`due_time_ahead` counts."""
+"""What a plain-number ``after`` of :func:`before_due_time` counts."""
 
 
 def _after_problem(value: Any) -> str | None:
@@ -140,26 +140,37 @@ def _after_problem(value: Any) -> str | None:
 
 
 @rule(
-    "due_time_ahead",
-    description="the due time {after} after '{field}' has not come yet",
+    "before_due_time",
+    description="'{at}' came before the due time counted from '{field}'",
     checks={"after": _after_problem, "avoid": _windows_problem},
 )
-def due_time_ahead(
-    ctx: RuleContext, *, field: str, after: str | int, unit: DueUnit = "days", avoid: list[str] | None = None
+def before_due_time(
+    ctx: RuleContext,
+    *,
+    at: str,
+    field: str,
+    after: str | int,
+    unit: DueUnit = "days",
+    avoid: list[str] | None = None,
 ) -> str | None:
-    """Holds when ``field`` plus ``after`` (moved out of the local ``avoid`` windows) is still ahead.
+    """Holds when the time in ``at`` is before ``field`` plus ``after`` (moved out of ``avoid``).
 
-    The due time is worked out exactly as a deadline on ``field`` with the same ``after``, ``unit``
-    and ``avoid`` works it out (in the flow's ``timezone`` parameter). It is meant for a deadline's
-    ``when``: a clock that runs across two states (a call due 3 days after delivery, tried or not)
-    is set on entering the second state only while it is still ahead, so a breach already recorded
-    in the first state is not recorded a second time. A plain number counts ``unit`` (days by default).
+    The due time is worked out as a deadline on ``field`` with the same ``after``, ``unit`` and
+    ``avoid`` works it out (local windows in the flow's ``timezone`` parameter); a plain number
+    counts ``unit``, days by default. Both times are recorded data, so the answer does not change
+    with the clock: as a deadline's ``when`` it holds alike when the deadline is set and when it
+    fires. Its use: a clock that runs across two states (a call due 3 days after delivery, tried
+    or not) is set in the second state only when that state was entered (``at``: a time stamped
+    on entering it) before the due time, so a breach recorded in the first state is not repeated.
     """
     # states.deadline imports the rules package (guards), so it is imported here, not at the top.
     from aftersales_flow.states.deadline import DeadlineSpec
 
+    moment = _moment(ctx, at, ctx.params.get("timezone"))
+    if isinstance(moment, str):
+        return moment
     spec = DeadlineSpec(
-        name="due_time_ahead",
+        name="before_due_time",
         state=ctx.state or "",
         after=after,
         field=field,
@@ -167,18 +178,18 @@ def due_time_ahead(
         avoid=tuple(avoid or ()),
     )
     try:
-        due = spec.due_at(entered_at=ctx.now, data=ctx.data, params=ctx.params)
+        due = spec.due_at(entered_at=moment, data=ctx.data, params=ctx.params)
     except ValueError as exc:
         return f"the due time cannot be worked out: {exc}"
     if due is None:
         return f"'{field}' is not recorded as a time"
-    if ctx.now < due:
+    if moment < due:
         return None
-    timezone = ctx.params.get("timezone")
     shown = f"{after} {unit}" if isinstance(after, int) else str(after)
+    local_due = to_local(due, ctx.params.get("timezone"))
     return (
-        f"the due time {shown} after '{field}', {_day_and_clock(to_local(due, timezone))}, has passed "
-        f"(it is {_day_and_clock(to_local(ctx.now, timezone))})"
+        f"'{at}' ({_day_and_clock(moment)}) is not before the due time {shown} after '{field}' "
+        f"({_day_and_clock(local_due)})"
     )
 
 
