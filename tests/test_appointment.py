@@ -180,7 +180,8 @@ def to_state(engine: af.Engine, clock: SimulatedClock, state: str, appointment: 
 
 def overlay_flows(tmp_path: Path, params: Mapping[str, Any]) -> af.FlowSet:
     """The shipped appointment flow with a brand overlay that changes ``params``."""
-    shutil.copy(FLOWS / "appointment.yaml", tmp_path / "appointment.yaml")
+    for name in ("appointment.yaml", "repair_order.yaml"):  # the arrival starts a repair order
+        shutil.copy(FLOWS / name, tmp_path / name)
     brand = tmp_path / "brands" / "acme"
     brand.mkdir(parents=True)
     lines = "".join(f"  {name}: {value}\n" for name, value in params.items())
@@ -1230,3 +1231,17 @@ def test_baoya_system_reminder_waits_for_the_prepared_history(clock: SimulatedCl
         payload={"customer_reached": True, "service_history_prepared": True},
     )
     assert step.target == "day_before_reminded"
+
+
+def test_arrival_drafts_and_checks_in_the_repair_order(engine: af.Engine, clock: SimulatedClock) -> None:
+    """The customer's arrival starts repair order '<id>-RO' from the appointment's data, checked in at once."""
+    to_state(engine, clock, "arrival_confirmed")
+    engine.fire("AP-1", "customer_arrived", actor=SA)
+    assert engine.children("AP-1") == ["AP-1-RO"]
+    assert engine.parent("AP-1-RO") == "AP-1"
+    order = engine.instance("AP-1-RO")
+    assert (order.flow, order.state) == ("repair_order", "checking_in")
+    assert order.data["appointment_id"] == "AP-1"
+    assert order.data["customer"] == INBOUND["customer"]
+    assert [e.event for e in engine.history("AP-1-RO")] == ["draft_from_appointment", "customer_arrived"]
+    assert engine.verify().ok

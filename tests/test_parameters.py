@@ -32,7 +32,7 @@ SECTION_3: list[tuple[int, str, str, Any]] = [
     (16, "appointment", "readiness_check_offset", "1d"),
     (18, "follow_up_call", "callback_due_days", 3),
     (19, "follow_up_call", "callback_max_days", 7),
-    (20, "follow_up_call", "callback_min_ratio", 0.5),
+    (20, "repair_order", "callback_min_ratio", 0.5),
     (21, "follow_up_call", "callback_blackouts", ["09:00-11:00", "16:00-18:30"]),
     (22, "feedback_case", "morning_cutoff", "12:00"),
     (23, "feedback_case", "end_of_day", "18:00"),

@@ -332,7 +332,7 @@ class Engine:
             decision = self._decide(start_flow, head, command)
         linked: list[_Linked] = []
         if decision.refusal is None and decision.transition is not None:
-            linked, problems = self._plan_links(tx, decision, head, command, depth=0)
+            linked, problems = self._plan_links(tx, decision, head, command, depth=0, pending={})
             if problems:
                 decision = attrs.evolve(
                     decision, transition=None, refusal=errors.GuardRejected, reasons=tuple(problems)
@@ -367,12 +367,20 @@ class Engine:
         self._update_deadlines(tx, decision, head, command, step)
 
     def _plan_links(
-        self, tx: StoreTransaction, decision: _Decision, head: Head | None, command: _Command, depth: int
+        self,
+        tx: StoreTransaction,
+        decision: _Decision,
+        head: Head | None,
+        command: _Command,
+        depth: int,
+        pending: dict[str, Head],
     ) -> tuple[list[_Linked], list[Reason]]:
         """Decide every linked command of an accepted decision (and theirs), before anything is written.
 
         Returns the commands to run in order, or the reasons a linked command was refused (the
         whole command is then refused: parent and children commit together or not at all).
+        ``pending`` holds the heads planned so far, so a link may fire on an instance that an
+        earlier link of the same command starts.
         """
         flow, transition = decision.flow, decision.transition
         assert flow is not None
@@ -389,7 +397,9 @@ class Engine:
                 link.when, self._context(flow, transition, decision, command)
             ):
                 continue
-            child_command, child_decision = self._linked(tx, link, decision, command, version)
+            child_id = link.child_id(command.instance_id, version)
+            child_head = pending.get(child_id) or tx.head(child_id)
+            child_command, child_decision = self._linked(link, child_head, decision, command, version)
             if child_decision.refusal is not None:
                 listed = "; ".join(r.message for r in child_decision.reasons)
                 problems.append(
@@ -403,15 +413,18 @@ class Engine:
                 )
                 continue
             planned.append((command.instance_id, link, child_command, child_decision))
+            pending[child_id] = self._next_head(
+                child_decision, child_head, child_command, (child_head.version if child_head else 0) + 1
+            )
             grand, grand_problems = self._plan_links(
-                tx, child_decision, tx.head(child_command.instance_id), child_command, depth + 1
+                tx, child_decision, child_head, child_command, depth + 1, pending
             )
             planned.extend(grand)
             problems.extend(grand_problems)
         return planned, problems
 
     def _linked(
-        self, tx: StoreTransaction, link: Link, decision: _Decision, command: _Command, version: int
+        self, link: Link, head: Head | None, decision: _Decision, command: _Command, version: int
     ) -> tuple[_Command, _Decision]:
         """The command a link makes, and its decision on the linked instance as it stands."""
         child_id = link.child_id(command.instance_id, version)
@@ -426,7 +439,6 @@ class Engine:
             "system", roles={"system"}, on_behalf_of=command.actor.id, channel=f"link:{command.instance_id}"
         )
         child = self._checked(child_id, link.event, actor, payload, None, None)
-        head = tx.head(child_id)
         if link.kind == "start":
             return child, self._decide(self.flows[link.flow], head, child)
         if head is not None and head.flow != link.flow:

@@ -153,13 +153,14 @@ def _where(where: str) -> dict[str, Any]:
 
 def check_links(flows: Mapping[str, Flow]) -> list[FlowDefinitionError]:
     """Links name flows of the set, events the system may fire there, and fields those events take."""
-    problems: list[FlowDefinitionError] = []
+    problems: dict[str, FlowDefinitionError] = {}
     for flow in flows.values():
         for transition in (*flow.starts, *flow.transitions):
             for link in (*transition.starts, *transition.fires):
                 what = f"transition {transition.event!r} {link.kind}s {link.flow}.{link.event}"
-                problems.extend(_link_problems(flows, link, what))
-    return problems
+                for problem in _link_problems(flows, link, what):
+                    problems.setdefault(str(problem), problem)  # one report per link, not per source state
+    return list(problems.values())
 
 
 def _link_problems(flows: Mapping[str, Flow], link: Link, what: str) -> list[FlowDefinitionError]:

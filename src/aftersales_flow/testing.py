@@ -1,10 +1,104 @@
-"""Helpers for tests and simulations: a clock you move by hand."""
+"""Helpers for tests and simulations: a clock you move by hand, and property tests for any flow.
+
+:class:`SimulatedClock` needs nothing but the package. The property-testing helpers need
+hypothesis (``pip install 'aftersales_flow[test]'``), which is imported only when one of them is
+first used::
+
+    flows = af.load_flows("flows", brand="baoya")
+    check_flow(flows, "appointment")                        # raises the first broken promise
+    TestAppointment = flow_machine(flows, "appointment").TestCase   # or let pytest collect it
+
+See docs/testing.md for the promises checked and how to extend the generated data.
+"""
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from aftersales_flow._testing_hints import DEFAULT_HINTS, HintFunction, Hints, hint
+from aftersales_flow._testing_judge import FlowPropertyViolation, Judge
 from aftersales_flow._time import parse_duration
+
+if TYPE_CHECKING:
+    from aftersales_flow._testing_machine import EngineFactory, check_flow, flow_machine
+    from aftersales_flow._testing_strategies import (
+        EXTRA_ROLES,
+        Command,
+        Example,
+        Examples,
+        actors,
+        commands,
+        event_sequences,
+        field_values,
+        good_value,
+        payloads,
+        wrong_values,
+    )
+
+__all__ = [
+    "DEFAULT_HINTS",
+    "EXTRA_ROLES",
+    "Command",
+    "EngineFactory",
+    "Example",
+    "Examples",
+    "FlowPropertyViolation",
+    "HintFunction",
+    "Hints",
+    "Judge",
+    "SimulatedClock",
+    "actors",
+    "check_flow",
+    "commands",
+    "event_sequences",
+    "field_values",
+    "flow_machine",
+    "good_value",
+    "hint",
+    "payloads",
+    "wrong_values",
+]
+
+_NEED_HYPOTHESIS = {
+    "aftersales_flow._testing_machine": ("EngineFactory", "check_flow", "flow_machine"),
+    "aftersales_flow._testing_strategies": (
+        "EXTRA_ROLES",
+        "Command",
+        "Example",
+        "Examples",
+        "actors",
+        "commands",
+        "event_sequences",
+        "field_values",
+        "good_value",
+        "payloads",
+        "wrong_values",
+    ),
+}
+_HOME = {name: module for module, names in _NEED_HYPOTHESIS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """The hypothesis-based helpers, imported on first use so that the package never needs hypothesis."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aftersales_flow.testing' has no attribute {name!r}")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != "hypothesis":
+            raise
+        raise ImportError(
+            f"aftersales_flow.testing.{name} needs hypothesis: pip install 'aftersales_flow[test]'"
+        ) from exc
+    globals()[name] = found
+    return found
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 class SimulatedClock:

@@ -10,6 +10,7 @@ method, document_ref, …}``; a phone consent (``recorded_phone_consent``) must 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -307,3 +308,34 @@ def will_reach(ctx: RuleContext, *, field: str, value: int) -> str | None:
     current = ctx.get(field)
     count = (current if isinstance(current, int) and not isinstance(current, bool) else 0) + 1
     return None if count >= value else f"this is number {count} of '{field}', not yet {value}"
+
+
+def _sample_fraction(instance_id: str) -> float:
+    """A stable number in [0, 1) drawn from the order's id: the same order always draws the same."""
+    digest = hashlib.sha256(instance_id.encode()).hexdigest()
+    return int(digest[:8], 16) / 0x1_0000_0000
+
+
+def always_call_reason(ctx: RuleContext) -> str | None:
+    """Why the order must get a follow-up call whatever the sample (domain.md §4 #3), or None."""
+    if ctx.get("is_repeat_repair") is True:
+        return "repeat_repair"
+    for line in _lines(ctx):
+        if line.get("pay_type") == "internal_rework" or line.get("origin") == "complaint_rework":
+            return "rework_or_complaint_order"
+    for flag in ("new_car_first_visit", "lost_customer_return"):
+        if ctx.get(flag) is True:
+            return flag
+    return None
+
+
+@rule("selected_for_callback", description="the order is selected for a follow-up call (ratio {ratio})")
+def selected_for_callback(ctx: RuleContext, *, ratio: float) -> str | None:
+    """Holds for every always-call order, and for a stable ``ratio`` share of the others.
+
+    The share is drawn from the order's id, so the selection is repeatable and, over many
+    orders, meets the brief's at-least-half rule when ``ratio`` is 0.5 or more.
+    """
+    if always_call_reason(ctx) is not None or _sample_fraction(ctx.instance_id) < ratio:
+        return None
+    return "the order was not drawn for a follow-up call"
