@@ -180,8 +180,8 @@ def to_state(engine: af.Engine, clock: SimulatedClock, state: str, appointment: 
 
 def overlay_flows(tmp_path: Path, params: Mapping[str, Any]) -> af.FlowSet:
     """The shipped appointment flow with a brand overlay that changes ``params``."""
-    for name in ("appointment.yaml", "repair_order.yaml"):  # the arrival starts a repair order
-        shutil.copy(FLOWS / name, tmp_path / name)
+    for flow in FLOWS.glob("*.yaml"):  # every base flow: the appointment links to the others
+        shutil.copy(flow, tmp_path / flow.name)
     brand = tmp_path / "brands" / "acme"
     brand.mkdir(parents=True)
     lines = "".join(f"  {name}: {value}\n" for name, value in params.items())

@@ -346,8 +346,8 @@ def test_bad_parameter_value_set_by_an_overlay_points_into_the_overlay(tmp_path:
     """A brand's parameter value that a guard cannot use is reported at the overlay's line, not the base guard."""
     import shutil
 
-    for name in ("appointment.yaml", "repair_order.yaml"):  # the arrival starts a repair order
-        shutil.copy(Path("flows") / name, tmp_path / name)
+    for flow in Path("flows").glob("*.yaml"):  # every base flow: the appointment links to the others
+        shutil.copy(flow, tmp_path / flow.name)
     brand = tmp_path / "brands" / "zz"
     brand.mkdir(parents=True)
     (brand / "appointment.yaml").write_text(
