@@ -42,3 +42,29 @@ def test_demo_walks_to_closed_and_verifies(tmp_path: Path) -> None:
 def test_demo_runs_with_normal_synchronous(tmp_path: Path) -> None:
     """The demo also runs on a store with synchronous=NORMAL."""
     assert run_demo(tmp_path / "fast.db", echo=lambda _: None, synchronous="NORMAL").ok
+
+
+def test_demo_week_runs_on_deadlines_scans_and_links(tmp_path: Path) -> None:
+    """The week shows scans, a reminder, a no-show and its retry, an escalation, all fired by deadlines."""
+    lines: list[str] = []
+    assert run_demo(tmp_path / "demo.db", echo=lines.append).ok
+    text = "\n".join(lines)
+    for needle in (
+        "scan     OUT-LFV3A23C1N3001001-",
+        "customer_identified      -> identified",
+        "(run again: 0 opened",
+        "day_before_reminder      (fired by its deadline) -> day_before_reminded",
+        "slot_missed              (fired by its deadline) -> no_show",
+        "schedule_retry           (fired by its deadline) -> closed_no_show",
+        "escalate                 (fired by its deadline) -> level_2_handling",
+        "escalate                 (fired by its deadline) -> level_3_handling",
+        "sla_breached             (deadline breached) -> booked",
+        "(the arrival drafted and checked in repair order AP-2011-RO: 'checking_in')",
+        "Summary",
+    ):
+        assert needle in text, needle
+    with af.SQLiteStore(tmp_path / "demo.db") as store:
+        engine = af.Engine(af.load_flows("flows"), store)
+        assert engine.children("RO-1001") == ["RO-1001-CB"]
+        assert engine.instance("RO-1001-CB").state == "completed_ok"
+        assert engine.instance("CP-3011").state == "level_3_handling"

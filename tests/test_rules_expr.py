@@ -186,7 +186,7 @@ def test_any_message_lists_the_alternatives() -> None:
     reasons = evaluate(AnyOf((WASH, _call("two_problems"))), _ctx({}))
     assert reasons == [
         Reason(
-            code="any",
+            code="confirmed",
             message="one of these must hold: 'wash_opt_in' is not confirmed; or first problem, second problem",
             rule="confirmed(field='wash_opt_in') | two_problems",
         )

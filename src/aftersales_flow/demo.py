@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aftersales_flow._demo_week import Week, summary
 from aftersales_flow.engine import Engine
 from aftersales_flow.errors import TransitionRefused
 from aftersales_flow.loader import load_flows
@@ -27,6 +28,7 @@ FOREMAN = Actor("foreman-02 Liu Qiang", roles={"foreman"})
 QC = Actor("qc-05 Chen Jing", roles={"qc_inspector"})
 CASHIER = Actor("cashier-01 Sun Mei", roles={"cashier"})
 SYSTEM = Actor("scheduler", roles={"system"})
+AGENT = Actor("cb-02 Lin Na", roles={"callback_agent"})
 
 
 def _signature(role: str, who: str, at: str, method: str = "e_sign", **extra: Any) -> dict[str, Any]:
@@ -100,6 +102,9 @@ def run_demo(
         _repair(walk, ro, clock)
         _quality(walk, ro, clock)
         _delivery(walk, ro, clock)
+        week = Week(engine, clock, echo, run=int(ro.split("-")[1]) - 1000)
+        week.run()
+        summary(engine, echo, week.fired)
         report = engine.verify()
         instance = engine.instance(ro)
         history = engine.history(ro)
@@ -429,11 +434,24 @@ def _delivery(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
             "next_service_due": {"km": 25480, "date": "2027-05-02"},
         },
     )
-    walk.note("Step 7: selected for the follow-up call; the call is made three days later.")
-    walk.step(
-        ro,
-        "schedule_follow_up",
-        SYSTEM,
-        {"selected_for_callback": True, "callback_selection_reason": "repair_with_rework"},
+    walk.note("Step 7: the order had rework, so it is always called back; its deadline draws it at once.")
+    for step in walk.engine.tick():
+        walk.echo(
+            f"  {clock().strftime('%a %H:%M')}  tick     {step.event:<28} {step.source} -> {step.target}"
+        )
+    for child in walk.engine.children(ro):
+        walk.echo(f"               (started {walk.engine.instance(child).flow} {child})")
+    walk.note(
+        "Two days later the callback agent calls; 09:00-11:00 and 16:00-18:30 are the customer's rest times."
     )
-    walk.step(ro, "follow_up_closed", SYSTEM, {"follow_up_result": "completed_ok"}, advance="3d")
+    call = {
+        "rating": 9,
+        "no_objection": True,
+        "script_id": "CB-STD",
+        "script_version": "3",
+        "customer_comments": "brakes are quiet",
+    }
+    clock.set(clock().replace(hour=1, minute=30) + timedelta(days=2))  # 09:30 in Shanghai: a blackout
+    walk.step(f"{ro}-CB", "call_completed", AGENT, call, advance="0s")
+    walk.step(f"{ro}-CB", "call_completed", AGENT, call, advance="4h")
+    walk.step(ro, "follow_up_closed", SYSTEM, {"follow_up_result": "completed_ok"})

@@ -168,7 +168,10 @@ def evaluate(guard: Guard, ctx: RuleContext, facts: dict[str, bool] | None = Non
         message = "one of these must hold: " + "; or ".join(
             ", ".join(r.message for r in found) for found in failures
         )
-        return [Reason(code="any", message=message, rule=" | ".join(repr(i) for i in guard.items))]
+        # The first alternative names the usual way to satisfy it (e.g. call_time_allowed).
+        return [
+            Reason(code=failures[0][0].code, message=message, rule=" | ".join(repr(i) for i in guard.items))
+        ]
     inner = evaluate(guard.item, ctx, facts)
     errors = rule_errors(inner)
     if isinstance(guard, Explained):
