@@ -5,6 +5,7 @@
 >>> engine = af.Engine(flows, af.SQLiteStore(":memory:"))  # doctest: +SKIP
 """
 
+from aftersales_flow.checkpoint import Checkpoint
 from aftersales_flow.engine import Engine
 from aftersales_flow.errors import (
     AftersalesFlowError,
@@ -42,6 +43,7 @@ from aftersales_flow.model import FieldSpec, Flow, FlowSet, Transition
 from aftersales_flow.rules import RuleContext, RuleRegistry, rule
 from aftersales_flow.sqlite_store import SQLiteStore
 from aftersales_flow.states import Label, State
+from aftersales_flow.states.deadline import Deadline
 from aftersales_flow.values import (
     SYSTEM,
     Actor,
@@ -62,6 +64,8 @@ __all__ = [
     "AftersalesFlowError",
     "AmbiguousTransitionError",
     "AuditEvent",
+    "Checkpoint",
+    "Deadline",
     "DuplicateFlowError",
     "DuplicateInstance",
     "Engine",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
@@ -17,6 +17,8 @@ class _ChainCheck:
     def __init__(self, instance_id: str, problems: list[VerifyProblem]) -> None:
         self.instance_id = instance_id
         self.problems = problems
+        self.expected: tuple[int, str] | None = None
+        """The checkpoint's (row count, last hash) for this chain, when verifying against one."""
         self.expected_position = 0
         self.prev_hash = GENESIS
         self.last_seq = 0
@@ -77,11 +79,27 @@ class _ChainCheck:
                 self.problem("edited", "the row's recorded changes are not valid JSON", row)
         elif row["version"] is not None:
             self.problem("version", "a refused attempt carries a version", row)
+        if self.expected is not None and position == self.expected[0] - 1 and row["hash"] != self.expected[1]:
+            self.problem(
+                "checkpoint",
+                "the row differs from the one the checkpoint sealed (the chain was rewritten)",
+                row,
+            )
         self.expected_position = position + 1
         self.prev_hash = row["hash"]
         self.last_seq = row["seq"]
 
     def finish(self, head: Head | None) -> None:
+        if self.expected is not None and self.expected_position < self.expected[0]:
+            self.problem(
+                "checkpoint",
+                f"the chain has {self.expected_position} audit rows but the checkpoint sealed "
+                f"{self.expected[0]} (rows were cut off its end)",
+                None,
+            )
+        self._finish_head(head)
+
+    def _finish_head(self, head: Head | None) -> None:
         if head is None:
             if self.version:
                 self.problem(
@@ -109,8 +127,14 @@ class _ChainCheck:
             self.problem("head", "the head disagrees with its events: it has " + "; ".join(mismatches), None)
 
 
-def verify_rows(rows: Iterable[Row], heads: dict[str, Head]) -> VerifyReport:
-    """Verify audit rows (grouped by instance, in chain order) against the heads."""
+def verify_rows(
+    rows: Iterable[Row], heads: dict[str, Head], checkpoint: Mapping[str, tuple[int, str]] | None = None
+) -> VerifyReport:
+    """Verify audit rows (grouped by instance, in chain order) against the heads.
+
+    With a ``checkpoint`` (instance id -> row count and last hash at the time it was taken),
+    every recorded chain must still reach its recorded row, with the same hash there.
+    """
     problems: list[VerifyProblem] = []
     checked = 0
     instances = 0
@@ -124,9 +148,20 @@ def verify_rows(rows: Iterable[Row], heads: dict[str, Head]) -> VerifyReport:
             instances += 1
             seen.add(row["instance_id"])
             current = _ChainCheck(row["instance_id"], problems)
+            current.expected = (checkpoint or {}).get(row["instance_id"])
         current.add(row)
     if current is not None:
         current.finish(heads.get(current.instance_id))
+    for instance_id in sorted(set(checkpoint or {}) - seen):
+        count, _ = (checkpoint or {})[instance_id]
+        problems.append(
+            VerifyProblem(
+                instance_id=instance_id,
+                kind="checkpoint",
+                message=f"the checkpoint records {count} audit rows for this instance, but it has none now "
+                "(the instance was deleted)",
+            )
+        )
     for instance_id in sorted(set(heads) - seen):
         problems.append(
             VerifyProblem(
@@ -138,7 +173,7 @@ def verify_rows(rows: Iterable[Row], heads: dict[str, Head]) -> VerifyReport:
     return VerifyReport(ok=not problems, checked=checked, instances=instances, problems=tuple(problems))
 
 
-def verify_store(store: Store) -> VerifyReport:
-    """Verify every chain and head of ``store``."""
+def verify_store(store: Store, checkpoint: Mapping[str, tuple[int, str]] | None = None) -> VerifyReport:
+    """Verify every chain and head of ``store`` (and against a checkpoint's chains, when given)."""
     heads = {head.id: head for head in store.iter_heads()}
-    return verify_rows(store.iter_events(), heads)
+    return verify_rows(store.iter_events(), heads, checkpoint)

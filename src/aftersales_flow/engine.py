@@ -21,6 +21,7 @@ from aftersales_flow._machine import CompiledFlow
 from aftersales_flow._payload import apply_effects, check_payload, merge_payload
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
+from aftersales_flow.checkpoint import Checkpoint
 from aftersales_flow.links import Link
 from aftersales_flow.model import Flow, FlowSet, Transition, thaw
 from aftersales_flow.rules._expr import Guard, describe, evaluate, rule_errors
@@ -37,6 +38,7 @@ from aftersales_flow.values import (
     Option,
     Reason,
     Step,
+    VerifyProblem,
     VerifyReport,
 )
 
@@ -1032,6 +1034,27 @@ class Engine:
         """Audit events after global sequence number ``seq``: the outbox subscribers read."""
         return [_event_from_row(row) for row in self.store.events_since(seq, limit)]
 
-    def verify(self) -> VerifyReport:
-        """Check every chain, version sequence and head against the audit events."""
-        return verify_store(self.store)
+    def verify(
+        self, checkpoint: Checkpoint | None = None, *, secret: bytes | str | None = None
+    ) -> VerifyReport:
+        """Check every chain, version sequence and head against the audit events.
+
+        With a ``checkpoint`` (and the ``secret`` it was sealed with), also find chains cut
+        short, instances deleted whole and chains rewritten from scratch since it was taken.
+        """
+        if checkpoint is None:
+            return verify_store(self.store)
+        if secret is None:
+            raise errors.InvalidCommand("verifying against a checkpoint needs the secret it was sealed with")
+        if not checkpoint.sealed_by(secret):
+            problem = VerifyProblem(
+                instance_id="*",
+                kind="checkpoint",
+                message="the checkpoint's seal does not match: it was altered, or sealed with another secret",
+            )
+            return VerifyReport(ok=False, checked=0, instances=0, problems=(problem,))
+        return verify_store(self.store, checkpoint.chains)
+
+    def checkpoint(self, secret: bytes | str) -> Checkpoint:
+        """Seal every chain's length and last hash with an HMAC of ``secret`` (keep it outside the store)."""
+        return Checkpoint.take(format_timestamp(self._now()), self.store.chain_heads(), secret)

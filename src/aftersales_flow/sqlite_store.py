@@ -467,6 +467,15 @@ class SQLiteStore:
             for r in rows
         ]
 
+    def chain_heads(self) -> Iterator[tuple[str, int, str]]:
+        """Every chain's instance id, row count and last hash."""
+        for instance, position, last in self._read(
+            "SELECT e.instance_id, e.position, e.hash FROM events e JOIN "
+            "(SELECT instance_id, max(position) AS top FROM events GROUP BY instance_id) m "
+            "ON e.instance_id = m.instance_id AND e.position = m.top ORDER BY e.instance_id"
+        ):
+            yield instance, position + 1, last
+
     def count_events(self) -> int:
         """How many audit rows the store holds."""
         return int(self._read("SELECT count(*) FROM events")[0][0])

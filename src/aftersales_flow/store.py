@@ -89,6 +89,9 @@ class Store(Protocol):
     def links(self, instance_id: str) -> list[Mapping[str, Any]]:
         """The link rows in which the instance is parent or child, oldest first."""
 
+    def chain_heads(self) -> Iterator[tuple[str, int, str]]:
+        """Every chain's instance id, row count and last hash."""
+
     def flow_definition(self, content_hash: str) -> Mapping[str, Any] | None:
         """A stored flow definition by content hash."""
 
