@@ -26,10 +26,12 @@ from aftersales_flow.rules._expr import Guard
 from aftersales_flow.rules._registry import RuleRegistry
 from aftersales_flow.states.state import Label
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_json(value: Any) -> str:
     """Sorted, compact JSON: the same data always gives the same text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def content_hash(definition: Any) -> str:

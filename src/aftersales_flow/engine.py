@@ -240,6 +240,24 @@ def _step_from_row(row: Row, head_version: int | None = None) -> Step:
     )
 
 
+def _step_of(decision: _Decision, head: Head | None, command: _Command, row: Row) -> Step:
+    """The step of a command just written, from the values in hand (nothing is re-read)."""
+    return Step(
+        instance_id=command.instance_id,
+        flow=row["flow"],
+        flow_version=row["flow_version"],
+        event=command.event,
+        source=decision.source,
+        target=row["target"],
+        version=row["version"] if row["version"] is not None else (head.version if head else 0),
+        actor=command.actor,
+        at=command.now,
+        accepted=decision.refusal is None,
+        reasons=decision.reasons,
+        seq=row["seq"],
+    )
+
+
 class Engine:
     """Runs a :class:`FlowSet` on a :class:`Store`.
 
@@ -342,7 +360,7 @@ class Engine:
         if decision.flow is not None:
             tx.ensure_flow(decision.flow)
         stored = tx.append(self._row(decision, head, command))
-        step = _step_from_row(stored, head.version if head else 0)
+        step = _step_of(decision, head, command, stored)
         if decision.refusal is not None:
             return step, decision.refusal(step, decision.reasons)
         self._apply(tx, decision, head, command, step)
@@ -352,7 +370,7 @@ class Engine:
             if child_decision.flow is not None:
                 tx.ensure_flow(child_decision.flow)
             child_row = tx.append(self._row(child_decision, child_head, child_command))
-            child_step = _step_from_row(child_row)
+            child_step = _step_of(child_decision, child_head, child_command, child_row)
             self._apply(tx, child_decision, child_head, child_command, child_step)
             parent_step = parents[parent]
             tx.add_link(

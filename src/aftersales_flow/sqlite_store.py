@@ -148,6 +148,22 @@ class _Transaction:
         return full
 
     def put_head(self, head: Head) -> None:
+        if head.version > 1:  # the head exists: a plain update writes less than an upsert
+            self.conn.execute(
+                "UPDATE instances SET flow = ?, flow_version = ?, flow_hash = ?, state = ?, version = ?, "
+                "data = ?, updated_at = ? WHERE id = ?",
+                (
+                    head.flow,
+                    head.flow_version,
+                    head.flow_hash,
+                    head.state,
+                    head.version,
+                    head.data,
+                    head.updated_at,
+                    head.id,
+                ),
+            )
+            return
         self.conn.execute(
             "INSERT INTO instances (id, flow, flow_version, flow_hash, state, version, data, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -297,8 +313,16 @@ class SQLiteStore:
             },
         )
         db.table("events").create_index(["instance_id", "position"], unique=True)
-        db.table("events").create_index(["instance_id", "version"], unique=True)
-        db.table("events").create_index(["idempotency_key"], unique=True)
+        # Partial indexes: refused attempts carry no version and most commands no key, and an
+        # index entry per NULL would be written (and fsynced) on every event for nothing.
+        self._conn.execute(
+            "CREATE UNIQUE INDEX idx_events_instance_id_version ON events (instance_id, version) "
+            "WHERE version IS NOT NULL"
+        )
+        self._conn.execute(
+            "CREATE UNIQUE INDEX idx_events_idempotency_key ON events (idempotency_key) "
+            "WHERE idempotency_key IS NOT NULL"
+        )
         db.table("instances").create(
             {
                 "id": str,
