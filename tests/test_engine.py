@@ -377,3 +377,30 @@ def test_branch_needing_another_role_still_gives_reasons(tmp_path: Path) -> None
         engine.fire("M-1", "go", actor=SA, payload={"ok": False})
     assert [r.message for r in refused.value.reasons] == ["'ok' is not confirmed (it is False)"]
     assert engine.fire("M-1", "go", actor=TECH, payload={"ok": False}).target == "c"
+
+
+def test_a_batch_commits_many_commands_together(mini: af.Engine) -> None:
+    """Commands in a batch commit at the end; a refusal inside is raised, audited, and the batch goes on."""
+    with mini.batch() as batch:
+        for number in range(3):
+            batch.start("mini", f"B-{number}", event="open", actor=SA)
+        with pytest.raises(af.IllegalTransition):
+            batch.fire("B-0", "finish", actor=TECH)
+        batch.fire("B-1", "go", actor=SA, payload={"ok": True})
+    assert [s.instance_id for s in batch.steps] == ["B-0", "B-1", "B-2", "B-1"]
+    assert mini.instance("B-1").state == "b"
+    assert [e.accepted for e in mini.history("B-0")] == [True, False]
+    assert mini.verify().ok
+
+
+def test_an_exception_leaving_a_batch_writes_nothing(mini: af.Engine) -> None:
+    """If an exception leaves the batch, none of its commands (refusals included) is written."""
+
+    def aborted_import() -> None:
+        with mini.batch() as batch:
+            batch.start("mini", "B-9", event="open", actor=SA)
+            raise RuntimeError("import aborted")
+
+    with pytest.raises(RuntimeError):
+        aborted_import()
+    assert mini.history("B-9") == []

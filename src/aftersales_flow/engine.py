@@ -9,7 +9,8 @@ update the head, commit. A refusal is committed to the audit trail and then rais
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -258,6 +259,60 @@ def _step_of(decision: _Decision, head: Head | None, command: _Command, row: Row
     )
 
 
+class Batch:
+    """Commands run inside one open transaction: see :meth:`Engine.batch`."""
+
+    def __init__(self, engine: Engine, tx: StoreTransaction) -> None:
+        self._engine = engine
+        self._tx = tx
+        self.steps: list[Step] = []
+        """The accepted steps so far, in order."""
+
+    def start(
+        self,
+        flow: str,
+        instance_id: str,
+        *,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Step:
+        """As :meth:`Engine.start`, inside the batch's transaction."""
+        return self._run(self._engine.flows[flow], instance_id, event, actor, payload, None, idempotency_key)
+
+    def fire(
+        self,
+        instance_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Step:
+        """As :meth:`Engine.fire`, inside the batch's transaction."""
+        return self._run(None, instance_id, event, actor, payload, expected_version, idempotency_key)
+
+    def _run(
+        self,
+        start_flow: Flow | None,
+        instance_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> Step:
+        engine = self._engine
+        command = engine._checked(instance_id, event, actor, payload, expected_version, idempotency_key)
+        step, refused = engine._execute(self._tx, start_flow, command)
+        if refused is not None:
+            raise refused
+        self.steps.append(step)
+        return step
+
+
 class Engine:
     """Runs a :class:`FlowSet` on a :class:`Store`.
 
@@ -315,6 +370,17 @@ class Engine:
                 f"the clock returned {now!r} without a time zone; return aware UTC times"
             )
         return now.astimezone(UTC)
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Run many commands in one store transaction (nightly scans, imports).
+
+        ``with engine.batch() as batch: batch.fire(...)``. Each command is decided and audited
+        as usual and a refusal is raised at once (catch it to go on); everything commits
+        together when the block ends, or nothing does if an exception leaves it.
+        """
+        with self.store.write() as tx:
+            yield Batch(self, tx)
 
     def _command(
         self,
