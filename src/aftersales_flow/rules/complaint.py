@@ -435,3 +435,12 @@ def satisfaction_confirmed(ctx: RuleContext) -> list[str]:
     if is_blank(record.get("anything_else")):
         problems.append("ask whether there is anything else and record the answer ('anything_else')")
     return problems
+
+
+@rule("needs_repair_order", description="the chosen resolution is carried out on a repair order")
+def needs_repair_order(ctx: RuleContext) -> str | None:
+    """Holds when the customer chose a rework or free inspection (which a repair order carries out)."""
+    option = _chosen(ctx)
+    if option is not None and option.get("resolution_type") in REPAIR_ORDER_RESOLUTIONS:
+        return None
+    return "the chosen resolution needs no repair order"
