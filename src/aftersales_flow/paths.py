@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def shipped_flows() -> Path:
-    """The folder of the flows shipped with the library (``flows/`` of the repository)."""
-    try:
-        installed = importlib.resources.files("aftersales_flow._shipped_flows")
-        candidate = Path(str(installed))
-        if (candidate / "repair_order.yaml").is_file():
-            return candidate
-    except (ModuleNotFoundError, TypeError, ValueError):  # pragma: no cover - depends on the install
-        pass
-    return Path(__file__).resolve().parents[2] / "flows"
+    """The folder of the flows shipped with the library (``flows/`` of the repository).
+
+    An installed package carries them as ``aftersales_flow/_shipped_flows``; a source checkout
+    (or an editable install) reads the repository's ``flows/`` folder.
+    """
+    installed = _PACKAGE / "_shipped_flows"
+    if (installed / "repair_order.yaml").is_file():
+        return installed
+    return _PACKAGE.parents[1] / "flows"
