@@ -28,7 +28,7 @@ def test_branches_and_events_from_a_state(flows: af.FlowSet) -> None:
     ]
     assert flow.branches("closed", "cancel") == ()
     assert flow.events_from("final_inspection") == ["qc_passed", "qc_failed"]
-    assert flow.events_from(None) == ["draft_from_appointment", "open_walk_in"]
+    assert flow.events_from(None) == ["draft_from_appointment", "open_for_complaint", "open_walk_in"]
 
 
 def test_the_content_hash_follows_the_definition(flows: af.FlowSet) -> None:
