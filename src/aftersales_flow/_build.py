@@ -26,7 +26,7 @@ from aftersales_flow.rules._expr import Guard
 from aftersales_flow.rules._registry import RuleRegistry
 from aftersales_flow.states.state import Label
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def canonical_json(value: Any) -> str:

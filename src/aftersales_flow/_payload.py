@@ -26,7 +26,7 @@ _WORDS = {
     "integer": "a whole number",
     "number": "a number",
     "boolean": "true or false",
-    "datetime": "a time with a time zone (ISO 8601)",
+    "datetime": "a time with a time zone (ISO 8601) between the years 1900 and 2999",
     "date": "a date (YYYY-MM-DD)",
     "list": "a list",
     "object": "a mapping",
@@ -88,10 +88,11 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
         return isinstance(value, bool)
     if kind == "datetime":
         try:
-            parse_timestamp(value)
+            moment = parse_timestamp(value)
         except (ValueError, TypeError):
             return False
-        return isinstance(value, str)
+        # A real dealership time: far-off years only break the arithmetic of deadlines.
+        return isinstance(value, str) and 1900 <= moment.year <= 2999
     if kind == "date":
         return isinstance(value, str) and _is_date(value)
     if kind == "list":

@@ -8,7 +8,9 @@ update the head, commit. A refusal is committed to the audit trail and then rais
 
 from __future__ import annotations
 
+import hashlib
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,7 @@ import attrs
 from aftersales_flow import errors
 from aftersales_flow._build import canonical_json
 from aftersales_flow._machine import CompiledFlow
-from aftersales_flow._payload import apply_effects, check_payload, merge_payload
+from aftersales_flow._payload import MAX_PAYLOAD_BYTES, apply_effects, check_payload, merge_payload
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
 from aftersales_flow.checkpoint import Checkpoint
@@ -89,6 +91,8 @@ class _Command:
     now: datetime
     deadline: str | None = None
     """The deadline this command fires, when a tick runs it."""
+    payload_size: int = 0
+    """The payload's size as canonical JSON (the text kept may be a digest of a too-large one)."""
 
 
 def _role_reason(event: str, branches: Sequence[Transition], actor: Actor) -> Reason:
@@ -185,9 +189,46 @@ def _check_text(value: object, what: str) -> str:
         raise errors.InvalidCommand(
             f"{what} must be non-empty text of at most {MAX_ID_LENGTH} characters (got {value!r})"
         )
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
         raise errors.InvalidCommand(f"{what} must not contain control characters (got {value!r})")
     return value
+
+
+def _size(payload: Mapping[str, Any], text: str) -> int:
+    if text.startswith('{"too_large":'):
+        return int(json.loads(text)["too_large"]["bytes"])
+    return len(text)
+
+
+def _check_actor(actor: object) -> Actor:
+    """An actor whose id, roles and optional fields are usable text."""
+    if not isinstance(actor, Actor):
+        raise errors.InvalidCommand(f"actor must be an af.Actor (got {type(actor).__name__})")
+    _check_text(actor.id, "the actor's id")
+    for role in actor.roles:
+        _check_text(role, "an actor's role")
+    if actor.on_behalf_of is not None:
+        _check_text(actor.on_behalf_of, "the actor's on_behalf_of")
+    if actor.channel is not None:
+        _check_text(actor.channel, "the actor's channel")
+    return actor
+
+
+def _payload_text(payload: Mapping[str, Any]) -> str:
+    """The payload as canonical JSON; unusable payloads raise InvalidCommand (nothing is written)."""
+    try:
+        text = canonical_json(payload)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
+        raise errors.InvalidCommand(
+            "payload must hold plain data (text, numbers, true/false, lists, mappings): "
+            f"{type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
+    if len(text) > MAX_PAYLOAD_BYTES:
+        # The refusal (too_large) is audited without the payload itself: its size and digest only.
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return canonical_json({"too_large": {"bytes": len(text), "sha256": digest}})
+    return text
 
 
 def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
@@ -365,6 +406,8 @@ class Engine:
 
     def _now(self) -> datetime:
         now = self.clock()
+        if not isinstance(now, datetime):
+            raise errors.InvalidCommand(f"the clock returned {now!r}, not a datetime; return aware UTC times")
         if now.tzinfo is None or now.utcoffset() is None:
             raise errors.InvalidCommand(
                 f"the clock returned {now!r} without a time zone; return aware UTC times"
@@ -613,8 +656,7 @@ class Engine:
         """The command's arguments, checked; unusable ones raise InvalidCommand (nothing is written)."""
         _check_text(instance_id, "the instance id")
         _check_text(event, "the event name")
-        if not isinstance(actor, Actor):
-            raise errors.InvalidCommand(f"actor must be an af.Actor (got {type(actor).__name__})")
+        _check_actor(actor)
         if idempotency_key is not None:
             _check_text(idempotency_key, "the idempotency key")
         if expected_version is not None and (
@@ -625,12 +667,7 @@ class Engine:
             payload = {}
         elif not isinstance(payload, Mapping):
             raise errors.InvalidCommand(f"payload must be a mapping (got {type(payload).__name__})")
-        try:
-            payload_text = canonical_json(payload)
-        except (TypeError, ValueError) as exc:
-            raise errors.InvalidCommand(
-                f"payload must hold plain data (text, numbers, true/false, lists, mappings): {exc}"
-            ) from None
+        payload_text = _payload_text(payload)
         return _Command(
             instance_id=instance_id,
             event=event,
@@ -640,6 +677,7 @@ class Engine:
             expected_version=expected_version,
             idempotency_key=idempotency_key,
             now=self._now(),
+            payload_size=_size(payload, payload_text),
         )
 
     def _next_head(self, decision: _Decision, head: Head | None, command: _Command, version: int) -> Head:
@@ -738,7 +776,7 @@ class Engine:
         if not any(role_ok):
             reasons.append(_role_reason(event, branches, actor))
             refusal = errors.RoleDenied
-        payload_reasons = check_payload(flow, event, branches, payload, len(command.payload_text))
+        payload_reasons = check_payload(flow, event, branches, payload, command.payload_size)
         if payload_reasons:
             reasons.extend(payload_reasons)
             refusal = refusal or errors.PayloadRejected

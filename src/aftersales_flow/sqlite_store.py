@@ -236,16 +236,9 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._known_flows: set[str] = set()
         self._pending_flows: set[str] = set()
+        self._reopen = False
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(f"PRAGMA synchronous = {mode}")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self.db = sqlite_utils.Database(self._conn)
+            self._connect()
             self._ensure_schema()
         except sqlite3.Error as exc:
             self._close_quietly()
@@ -253,6 +246,17 @@ class SQLiteStore:
         except BaseException:
             self._close_quietly()
             raise
+
+    def _connect(self) -> None:
+        self._conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self.db = sqlite_utils.Database(self._conn)
 
     def _close_quietly(self) -> None:
         conn = getattr(self, "_conn", None)
@@ -380,22 +384,34 @@ class SQLiteStore:
     def write(self) -> Iterator[_Transaction]:
         """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
         with self._lock:
+            if self._reopen and self.path != ":memory:":
+                # A connection that met a read-only file stays read-only: open a new one, so the
+                # store writes again once the cause is gone.
+                self._close_quietly()
+                self._connect()
+                self._reopen = False
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise _store_error(exc, self.path) from None
+                raise self._failed(exc) from None
             try:
                 yield _Transaction(conn, self)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise _store_error(exc, self.path) from None
+                raise self._failed(exc) from None
             except BaseException:
                 self._rollback()
                 raise
             self._known_flows |= self._pending_flows
             self._pending_flows.clear()
+
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        error = _store_error(exc, self.path)
+        if "read-only" in str(error) or "readonly" in str(exc):
+            self._reopen = True
+        return error
 
     def _rollback(self) -> None:
         self._pending_flows.clear()

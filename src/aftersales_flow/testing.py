@@ -31,11 +31,9 @@ if TYPE_CHECKING:
         actors,
         commands,
         event_sequences,
-        field_values,
-        good_value,
         payloads,
-        wrong_values,
     )
+    from aftersales_flow._testing_values import field_values, good_value, wrong_values
 
 __all__ = [
     "DEFAULT_HINTS",
@@ -71,11 +69,9 @@ _NEED_HYPOTHESIS = {
         "actors",
         "commands",
         "event_sequences",
-        "field_values",
-        "good_value",
         "payloads",
-        "wrong_values",
     ),
+    "aftersales_flow._testing_values": ("field_values", "good_value", "wrong_values"),
 }
 _HOME = {name: module for module, names in _NEED_HYPOTHESIS.items() for name in names}
 

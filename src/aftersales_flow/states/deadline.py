@@ -77,8 +77,11 @@ class DeadlineSpec:
                 base = parse_timestamp(raw)
             except ValueError:
                 return None
-        after = _duration(resolve(self.after, params), self.unit)
-        due = base + after - _duration(resolve(self.before, params), self.unit)
+        try:
+            after = _duration(resolve(self.after, params), self.unit)
+            due = base + after - _duration(resolve(self.before, params), self.unit)
+        except OverflowError:
+            return None  # beyond the calendar: such times are refused as payloads; no deadline
         windows = resolve(self.avoid, params)
         if windows:
             due = shift_out_of(due, list(windows), params.get("timezone"))
