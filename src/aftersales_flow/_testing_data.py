@@ -24,11 +24,12 @@ def plain(value: Any) -> Any:
 
 
 def _timestamp(value: str) -> datetime | None:
+    """The time, when ``value`` is one with a time zone in the years 1900 to 2999 (as payloads must be)."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.utcoffset() is not None else None
+    return moment if moment.utcoffset() is not None and 1900 <= moment.year <= 2999 else None
 
 
 def _blank(value: Any) -> bool:

@@ -195,3 +195,53 @@ def guard_values(
                     if nested not in bucket:
                         bucket.append(nested)
     return found
+
+
+# --- the shipped dealership rules --------------------------------------------------------------
+
+
+@hint("sent_to_all")
+def _sent_to_all(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    recipients = list(args["recipients"])
+    return {args["field"]: [recipients, recipients[1:]]}
+
+
+@hint("is_month")
+def _is_month(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    earlier = now.replace(day=1) - timedelta(days=1)
+    return {args["field"]: [earlier.strftime("%Y-%m"), now.strftime("%Y-%m"), "2026-13"]}
+
+
+@hint("no_visit_for")
+def _no_visit_for(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    days = int(args["days"])
+    dates = [(now - timedelta(days=n)).date().isoformat() for n in (days + 1, days + 30, max(days - 1, 0))]
+    return {args["field"]: dates}
+
+
+@hint("attempts_made")
+def _attempts_made(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    return {args.get("field", "attempts"): _around(args["at_least"])}
+
+
+@hint("slot_in_future")
+def _slot_in_future(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    return {"slot_at": [(now + timedelta(days=n, hours=2)).isoformat() for n in (3, 1, -1)]}
+
+
+@hint("director_notified")
+def _director_notified(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    return {"director_notified": [True, False]}
+
+
+@hint("level_participants_recorded")
+def _level_participants(args: Mapping[str, Any], now: datetime) -> Mapping[str, Sequence[Any]]:
+    levels: Mapping[str, Sequence[str]] = args["levels"]
+    every = [
+        {
+            "level": int(key.rpartition("_")[2]),
+            "members": [{"role": role, "name": f"{role} 1"} for role in roles],
+        }
+        for key, roles in sorted(levels.items())
+    ]
+    return {"level_participants": [every, every[:1]]}

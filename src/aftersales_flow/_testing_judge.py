@@ -13,21 +13,18 @@ the deciding, merging and effect code is written again here, on purpose.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 import attrs
 
-from aftersales_flow.model import FieldSpec, Flow, FlowSet, Transition, thaw
+from aftersales_flow._testing_data import blank_field, effects, merged, plain, type_problem
+from aftersales_flow.model import FieldSpec, Flow, FlowSet, Transition
 from aftersales_flow.rules import RuleContext, evaluate
 from aftersales_flow.rules._expr import RULE_ERROR
 from aftersales_flow.states.deadline import SLA_BREACHED, Deadline
-from aftersales_flow.values import AuditEvent, Instance
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from aftersales_flow.values import Actor, AuditEvent, Instance
 
 # Refusals whose cause lies outside the flow definition (the command, the store, a linked flow).
 _OUTSIDE_CAUSES = frozenset(
@@ -61,101 +58,6 @@ class FlowPropertyViolation(AssertionError):
         self.seq = seq
 
 
-def _plain(value: Any) -> Any:
-    """The value as it reads back from the store (JSON round trip)."""
-    return json.loads(json.dumps(thaw(value)))
-
-
-def _timestamp(value: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.utcoffset() is not None else None
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
-
-
-def _fits(kind: str, value: Any) -> bool:
-    """True when ``value`` is of the declared type ``kind``."""
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "datetime":
-        return isinstance(value, str) and _timestamp(value) is not None
-    if kind == "date":
-        return isinstance(value, str) and bool(_DATE.fullmatch(value)) and _date_ok(value)
-    if kind == "list":
-        return isinstance(value, list)
-    if kind == "object":
-        return isinstance(value, dict)
-    return True
-
-
-def type_problem(spec: FieldSpec, value: Any) -> str | None:
-    """Why ``value`` does not fit the field's declared type, values or key, or None."""
-    if value is None:
-        return None
-    kind = spec.type
-    if not _fits(kind, value):
-        return f"'{spec.name}' is declared {kind} but holds {value!r}"
-    if spec.values is not None:
-        for item in value if isinstance(value, list) else [value]:
-            if item is not None and item not in spec.values:
-                return f"'{spec.name}' holds {item!r}, not one of its declared values {list(spec.values)}"
-    if spec.key is not None and isinstance(value, list):
-        for item in value:
-            if not isinstance(item, dict) or _blank(item.get(spec.key)):
-                return f"'{spec.name}' holds an item without its key '{spec.key}': {item!r}"
-    return None
-
-
-def _date_ok(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def merged(flow: Flow, data: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The data with the payload written in; a keyed list's items update by key or append."""
-    result: dict[str, Any] = _plain(dict(data))
-    for name, value in _plain(dict(payload)).items():
-        spec = flow.fields.get(name)
-        if spec is None or spec.key is None or not isinstance(value, list):
-            result[name] = value
-            continue
-        items = [dict(item) for item in result.get(name) or [] if isinstance(item, dict)]
-        for update in value:
-            for index, item in enumerate(items):
-                if item.get(spec.key) == update.get(spec.key):
-                    items[index] = {**item, **update}
-                    break
-            else:
-                items.append(dict(update))
-        result[name] = items
-    return result
-
-
-def effects(transition: Transition, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """What the transition itself writes: ``set`` values, ``increment`` counters, ``stamp`` times."""
-    result: dict[str, Any] = _plain(dict(transition.set))
-    for name in transition.increment:
-        count = data.get(name)
-        result[name] = (count if isinstance(count, int) and not isinstance(count, bool) else 0) + 1
-    for name in transition.stamp:
-        result[name] = now.astimezone(UTC).isoformat()
-    return result
-
-
 @attrs.frozen(kw_only=True)
 class BranchVerdict:
     """What the judge found for one branch of an event: each failed promise, by kind."""
@@ -163,11 +65,63 @@ class BranchVerdict:
     branch: Transition
     failures: tuple[tuple[str, str], ...]
     after: Mapping[str, Any]
+    count: int = 0
+    """How many reasons the guards, unless and invariants fail for (for tuning payloads)."""
 
     @property
     def passes(self) -> bool:
         """True when the branch may be taken."""
         return not self.failures
+
+
+def judge_branch(
+    flow: Flow,
+    branch: Transition,
+    *,
+    data: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+    instance_id: str,
+) -> BranchVerdict:
+    """One branch judged on ``data`` with ``payload`` written in: role, guard, unless, invariants."""
+    seen = merged(flow, data, payload)
+    failures: list[tuple[str, str]] = []
+    count = 0
+    if not actor.roles & branch.roles:
+        held = sorted(actor.roles) or "no role"
+        failures.append(("role", f"{actor.id} holds {held}, none of {sorted(branch.roles)}"))
+    ctx = RuleContext(
+        data=seen,
+        before=dict(data),
+        payload=payload,
+        params=flow.params,
+        now=now,
+        actor=actor,
+        instance_id=instance_id,
+        flow=flow.name,
+        state=branch.source,
+        event=branch.event,
+        target=branch.target,
+    )
+    if branch.guard is not None:
+        reasons = evaluate(branch.guard, ctx)
+        count += len(reasons)
+        if reasons:
+            failures.append(("guard", f"its guard {branch.guard!r} failed: {reasons[0].message}"))
+    if branch.unless is not None:
+        reasons = evaluate(branch.unless, ctx)
+        if not reasons or any(r.code == RULE_ERROR for r in reasons):
+            count += 1
+            failures.append(("unless", f"its unless {branch.unless!r} held"))
+    after = {**seen, **effects(branch, seen, now)}
+    later = attrs.evolve(ctx, data=after)
+    for invariant in flow.invariants:
+        reasons = evaluate(invariant, later)
+        count += len(reasons)
+        if reasons:
+            failures.append(("invariant", f"the invariant {invariant!r} failed: {reasons[0].message}"))
+    return BranchVerdict(branch=branch, failures=tuple(failures), after=after, count=count)
 
 
 class Judge:
@@ -244,35 +198,39 @@ class Judge:
             self._fail("payload", problem, event)
         data = dict(before.data) if before is not None else {}
         verdicts = self.verdicts(flow, source, data, event)
-        chosen = next((v for v in verdicts if v.passes), None)
-        if chosen is None:
-            taken = next(v for v in verdicts if v.branch.target == event.target)
+        seen = merged(flow, data, event.payload)
+        recorded = plain(event.changes)
+        # The branch taken is told by its target and by what it wrote (branches to one state
+        # may set different fields); the first branch that holds is the one to take.
+        candidates = [v for v in verdicts if v.branch.target == event.target]
+        matching = [v for v in candidates if _changes(v.branch, seen, event) == recorded]
+        if not matching:
+            expected = _changes(candidates[0].branch, seen, event)
+            self._fail("changes", f"recorded changes {recorded!r}, expected {expected!r}", event)
+        taken = next((v for v in matching if v.passes), matching[0])
+        if not taken.passes:
             kind, message = taken.failures[0]
             self._fail(
                 kind, f"'{event.event}' {where} to '{event.target}' was accepted although {message}", event
             )
-        if chosen.branch.target != event.target:
+        first = next(v for v in verdicts if v.passes)
+        if all(first is not verdict for verdict in matching):
             self._fail(
                 "branch_order",
-                f"'{event.event}' went to '{event.target}', but the branch to '{chosen.branch.target}' "
+                f"'{event.event}' went to '{event.target}', but the branch to '{first.branch.target}' "
                 "holds and comes first",
                 event,
             )
-        missing = [name for name in chosen.branch.requires if _blank_field(event.payload.get(name))]
+        missing = [name for name in taken.branch.requires if blank_field(event.payload.get(name))]
         if missing:
             self._fail("required_field", f"'{event.event}' was accepted without {', '.join(missing)}", event)
-        seen = merged(flow, data, event.payload)
-        changes = {name: seen[name] for name in event.payload}
-        changes.update(effects(chosen.branch, seen, event.at))
-        if _plain(event.changes) != changes:
-            self._fail("changes", f"recorded changes {dict(event.changes)!r}, expected {changes!r}", event)
         self.heads[event.instance_id] = Instance(
             id=event.instance_id,
             flow=flow.name,
             flow_version=flow.version,
-            state=chosen.branch.target,
+            state=taken.branch.target,
             version=(before.version if before is not None else 0) + 1,
-            data=chosen.after,
+            data=taken.after,
         )
 
     def _deadline_fired(self, flow: Flow, source: str | None, event: AuditEvent) -> None:
@@ -311,44 +269,18 @@ class Judge:
         self, flow: Flow, source: str | None, data: Mapping[str, Any], event: AuditEvent
     ) -> list[BranchVerdict]:
         """Each branch of the event, in order, judged on the data the event saw."""
-        seen = merged(flow, data, event.payload)
-        result = []
-        for branch in flow.branches(source, event.event):
-            failures: list[tuple[str, str]] = []
-            if not event.actor.roles & branch.roles:
-                held = sorted(event.actor.roles) or "no role"
-                failures.append(("role", f"{event.actor.id} holds {held}, none of {sorted(branch.roles)}"))
-            ctx = RuleContext(
-                data=seen,
-                before=dict(data),
+        return [
+            judge_branch(
+                flow,
+                branch,
+                data=data,
                 payload=event.payload,
-                params=flow.params,
-                now=event.at,
                 actor=event.actor,
+                now=event.at,
                 instance_id=event.instance_id,
-                flow=flow.name,
-                state=source,
-                event=event.event,
-                target=branch.target,
             )
-            if branch.guard is not None:
-                reasons = evaluate(branch.guard, ctx)
-                if reasons:
-                    failures.append(("guard", f"its guard {branch.guard!r} failed: {reasons[0].message}"))
-            if branch.unless is not None:
-                reasons = evaluate(branch.unless, ctx)
-                if not reasons or any(r.code == RULE_ERROR for r in reasons):
-                    failures.append(("unless", f"its unless {branch.unless!r} held"))
-            after = {**seen, **effects(branch, seen, event.at)}
-            later = attrs.evolve(ctx, data=after)
-            for invariant in flow.invariants:
-                reasons = evaluate(invariant, later)
-                if reasons:
-                    failures.append(
-                        ("invariant", f"the invariant {invariant!r} failed: {reasons[0].message}")
-                    )
-            result.append(BranchVerdict(branch=branch, failures=tuple(failures), after=after))
-        return result
+            for branch in flow.branches(source, event.event)
+        ]
 
     def payload_problem(
         self, flow: Flow, branches: Sequence[Transition], payload: Mapping[str, Any]
@@ -383,7 +315,7 @@ class Judge:
             return
         data = dict(before.data) if before is not None else {}
         required = set(branches[0].requires).intersection(*(b.requires for b in branches[1:]))
-        if any(_blank_field(event.payload.get(name)) for name in required):
+        if any(blank_field(event.payload.get(name)) for name in required):
             return
         for verdict in self.verdicts(flow, source, data, event):
             if verdict.passes:
@@ -420,7 +352,7 @@ class Judge:
         for name in ("flow", "flow_version", "state", "version", "data"):
             want, got = getattr(expected, name), getattr(actual, name)
             if name == "data":
-                got = _plain(got)
+                got = plain(got)
             if want != got:
                 self._fail(
                     prop,
@@ -459,6 +391,8 @@ class Judge:
         raise FlowPropertyViolation(prop, message, instance_id=instance_id)
 
 
-def _blank_field(value: Any) -> bool:
-    """A required field counts as given unless absent, ``None`` or empty text (as flows.md says)."""
-    return value is None or value == ""
+def _changes(branch: Transition, seen: Mapping[str, Any], event: AuditEvent) -> dict[str, Any]:
+    """What taking ``branch`` writes: the payload's fields as merged, and the branch's effects."""
+    found = {name: seen[name] for name in event.payload}
+    found.update(effects(branch, seen, event.at))
+    return found

@@ -1,17 +1,33 @@
-"""Hypothesis strategies for any loaded flow: actors, field values, payloads, commands, event walks."""
+"""Hypothesis strategies for any loaded flow: actors, payloads, commands, event walks.
+
+Like the values they are made of (``_testing_values``), most strategies are cached or drawn
+from small pools: one choice per actor, one per field value.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+import functools
+import itertools
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
 from hypothesis import strategies as st
 
-from aftersales_flow._testing_hints import DEFAULT_HINTS, Hints, flow_guards, guard_values
-from aftersales_flow._testing_judge import type_problem
-from aftersales_flow.model import FieldSpec, Flow, Transition
+from aftersales_flow._testing_hints import Hints
+from aftersales_flow._testing_judge import judge_branch
+from aftersales_flow._testing_values import (
+    DEFAULT_NOW,
+    draw_good,
+    one_in,
+    placed,
+    spec_of,
+    typed,
+    values_of,
+    wrong_values,
+)
+from aftersales_flow.model import Flow, Transition
 from aftersales_flow.states.deadline import SLA_BREACHED
 from aftersales_flow.values import Actor
 
@@ -20,9 +36,6 @@ EXTRA_ROLES = ("customer", "nobody")
 
 UNDECLARED_EVENTS = (SLA_BREACHED, "bogus_event")
 """Events generated besides the flow's own: no person may fire these."""
-
-DEFAULT_NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-"""The moment values are generated around when no ``now`` is given (the SimulatedClock's start)."""
 
 Payload = dict[str, Any]
 Example = Mapping[str, Any] | Callable[[Any], Mapping[str, Any]]
@@ -40,137 +53,6 @@ class Command:
     payload: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-_SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-5, 100),
-    st.sampled_from(["ok", "pass", "Li Wei", "K1"]),
-    st.text(alphabet="abcxyz01 ", max_size=5),
-)
-_TEXT = st.one_of(
-    st.sampled_from(["Li Wei", "ok", "pass", "noise when braking", "P-1"]),
-    st.text(alphabet=st.characters(categories=["L", "N"], max_codepoint=0x9FFF), min_size=1, max_size=6),
-)
-_OBJECT_KEYS = st.sampled_from(["id", "name", "result", "total", "method", "amount", "phone", "vin"])
-
-
-def _keyed_item(key: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.builds(
-        lambda ident, rest: {**rest, key: ident},
-        st.sampled_from(["K1", "K2", "K3"]),
-        st.dictionaries(_OBJECT_KEYS, _SCALARS, max_size=2),
-    )
-
-
-def field_values(spec: FieldSpec, *, now: datetime | None = None) -> st.SearchStrategy[Any]:
-    """Values of the field's declared type (and declared values), times around ``now``."""
-    moment = now or DEFAULT_NOW
-    if spec.values:
-        choices = st.sampled_from(list(spec.values))
-        return st.lists(choices, max_size=3) if spec.type == "list" else choices
-    kind = spec.type
-    if kind == "string":
-        return _TEXT
-    if kind == "integer":
-        return st.one_of(st.integers(0, 10), st.integers(-1000, 1000))
-    if kind == "number":
-        return st.one_of(st.integers(0, 1000), st.floats(0, 10_000, allow_nan=False, allow_infinity=False))
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "datetime":
-        return st.integers(-30 * 86400, 30 * 86400).map(
-            lambda seconds: (moment + timedelta(seconds=seconds)).isoformat()
-        )
-    if kind == "date":
-        return st.integers(-400, 400).map(lambda days: (moment.date() + timedelta(days=days)).isoformat())
-    if kind == "list" and spec.key is not None:
-        return st.lists(_keyed_item(spec.key), max_size=3, unique_by=lambda item: item[spec.key])
-    if kind == "list":
-        return st.lists(_SCALARS, max_size=3)
-    if kind == "object":
-        return st.dictionaries(_OBJECT_KEYS, _SCALARS, min_size=1, max_size=3)
-    return _SCALARS
-
-
-def wrong_values(spec: FieldSpec) -> st.SearchStrategy[Any]:
-    """Values the field must refuse: another type, a value outside ``values``, a keyless item."""
-    wrong: dict[str, list[Any]] = {
-        "string": [3, True, ["x"], {"x": 1}],
-        "integer": ["3", 1.5, True, [1]],
-        "number": ["3.5", False, [1]],
-        "boolean": ["true", "yes", 1, 0],
-        "datetime": ["tomorrow", "2026-11-02T08:00:00", "2026-13-01T00:00:00+00:00", 1_700_000_000],
-        "date": ["2026-02-30", "02/11/2026", "2026-11-02T08:00:00+00:00", 20261102],
-        "list": ["a", {"a": 1}, 1],
-        "object": [["a"], "a", 1],
-        "any": [],
-    }
-    found = list(wrong.get(spec.type, []))
-    if spec.values and spec.type in ("string", "integer", "number", "list"):
-        found.append(["not_a_value"] if spec.type == "list" else "not_a_value")
-    if spec.key is not None:
-        found.append([{"no_key": 1}])
-    found = [value for value in found if type_problem(spec, value) is not None]
-    return st.sampled_from(found) if found else st.nothing()
-
-
-class _FlowValues:
-    """A flow's guard-mined candidate values, computed once per flow and hints."""
-
-    def __init__(self, flow: Flow, hints: Hints) -> None:
-        self.flow = flow
-        self.hints = hints
-        self.guards = flow_guards(flow)
-        self._now: datetime | None = None
-        self._mined: dict[str, list[Any]] = {}
-
-    def candidates(self, spec: FieldSpec, now: datetime) -> list[Any]:
-        # Hints depend on the time; a payload's fields are drawn at one time, so keep the last.
-        if now != self._now:
-            self._mined = guard_values(self.guards, self.flow.params, now, self.hints)
-            self._now = now
-        mined = self._mined.get(spec.name, [])
-        return [fitted for value in mined if (fitted := _fit(spec, value)) is not None]
-
-
-_CACHE: dict[tuple[str, int], _FlowValues] = {}
-
-
-def _values_of(flow: Flow, hints: Hints) -> _FlowValues:
-    key = (flow.content_hash, id(hints))
-    found = _CACHE.get(key)
-    if found is None or found.flow is not flow:
-        found = _CACHE[key] = _FlowValues(flow, hints)
-    return found
-
-
-def _fit(spec: FieldSpec, value: Any) -> Any:
-    """A mined value made to fit the field (keys given to keyed-list items), or None when it cannot."""
-    if spec.key is not None and isinstance(value, list):
-        value = [
-            {spec.key: f"K{index + 1}", **item} if isinstance(item, dict) else item
-            for index, item in enumerate(value)
-        ]
-    return value if type_problem(spec, value) is None else None
-
-
-def _spec(flow: Flow, name: str) -> FieldSpec:
-    return flow.fields.get(name) or FieldSpec(name=name)
-
-
-def good_value(
-    flow: Flow, name: str, *, now: datetime | None = None, hints: Hints | None = None
-) -> st.SearchStrategy[Any]:
-    """A value for field ``name``: often one mined from the flow's guards, else one of its type."""
-    moment = now or DEFAULT_NOW
-    spec = _spec(flow, name)
-    mined = _values_of(flow, hints or DEFAULT_HINTS).candidates(spec, moment)
-    typed = field_values(spec, now=moment)
-    if not mined:
-        return typed
-    return st.one_of(st.sampled_from(mined), st.sampled_from(mined), typed)
-
-
 def _example(example: Example, now: datetime) -> Payload:
     if callable(example):
         from aftersales_flow.testing import SimulatedClock
@@ -179,31 +61,52 @@ def _example(example: Example, now: datetime) -> Payload:
     return dict(example)
 
 
-@st.composite
-def _break(draw: st.DrawFn, flow: Flow, branches: Sequence[Transition], payload: Payload) -> Payload:
-    """The payload with one deliberate fault: a required field dropped or blank, a bad type, an extra key."""
+def _draw_fault(draw: st.DrawFn, flow: Flow, branches: Sequence[Transition], payload: Payload) -> Payload:
+    """The payload with one fault every branch refuses.
+
+    The fault is a required field missing or blank, a value of the wrong type, or a field the
+    event does not take.
+    """
     result = dict(payload)
-    required = sorted({name for branch in branches for name in branch.requires})
+    # A field is required when every branch requires it; a wrong type needs a type to miss.
+    required = tuple(sorted(set.intersection(*(set(branch.requires) for branch in branches))))
+    retypable = tuple(sorted(name for name in result if not wrong_values(spec_of(flow, name)).is_empty))
     taken = set().union(*(branch.fields for branch in branches))
-    others = sorted(set(flow.fields) - taken) or ["bogus"]
+    others = tuple(sorted(set(flow.fields) - taken)) or ("bogus",)
     faults = ["undeclared"]
     if required:
         faults += ["drop_required", "blank_required"]
-    if result:
+    if retypable:
         faults.append("wrong_type")
-    fault = draw(st.sampled_from(faults))
+    fault = draw(st.sampled_from(tuple(faults)))
     if fault == "drop_required":
         result.pop(draw(st.sampled_from(required)), None)
     elif fault == "blank_required":
-        result[draw(st.sampled_from(required))] = draw(st.sampled_from([None, ""]))
+        result[draw(st.sampled_from(required))] = draw(st.sampled_from((None, "")))
     elif fault == "wrong_type":
-        name = draw(st.sampled_from(sorted(result)))
-        wrong = wrong_values(_spec(flow, name))
-        result[name] = draw(st.one_of(wrong, st.none())) if not wrong.is_empty else None
+        name = draw(st.sampled_from(retypable))
+        result[name] = draw(wrong_values(spec_of(flow, name)))
     else:
         name = draw(st.sampled_from(others))
-        result[name] = draw(field_values(_spec(flow, name)))
+        result[name] = placed(draw(typed(spec_of(flow, name))), DEFAULT_NOW)
     return result
+
+
+def _draw_branch_payload(
+    draw: st.DrawFn, flow: Flow, branch: Transition, now: datetime, hints: Hints | None
+) -> Payload:
+    """The branch's required fields and about half of its accepted ones."""
+    payload: Payload = {}
+    for name in branch.requires:
+        payload[name] = draw_good(draw, flow, name, now, hints)
+    for name in sorted(branch.accepts):
+        if draw(st.booleans()):
+            payload[name] = draw_good(draw, flow, name, now, hints)
+    return payload
+
+
+_FAULTY = one_in(4)
+_EXAMPLE_FIRST = st.sampled_from([True, True, False])
 
 
 @st.composite
@@ -223,26 +126,137 @@ def payloads(
     Good payloads give a branch's required fields and some of its accepted ones, with values
     mined from the flow's guards (so guards are seen holding and failing) or of the field's
     type, or are one of ``examples[event]``. With ``faults=True`` every payload has one
-    deliberate fault; ``None`` mixes both.
+    deliberate fault (a required field missing or blank, a wrong type, an undeclared field);
+    ``None`` mixes both, one payload in four being faulty.
     """
-    moment = now or DEFAULT_NOW
+    return _draw_payload(
+        draw, flow, event, state=state, now=now or DEFAULT_NOW, hints=hints, examples=examples, faults=faults
+    )
+
+
+def _draw_payload(
+    draw: st.DrawFn,
+    flow: Flow,
+    event: str,
+    *,
+    state: str | None,
+    now: datetime,
+    hints: Hints | None,
+    examples: Examples | None,
+    faults: bool | None,
+) -> Payload:
+    moment = now
     branches = flow.branches(state, event)
     if not branches:
-        names = draw(st.lists(st.sampled_from(sorted(flow.fields) or ["bogus"]), max_size=2, unique=True))
-        return {name: draw(field_values(_spec(flow, name), now=moment)) for name in names}
-    known = list((examples or {}).get(event, ()))
-    if known and draw(st.integers(0, 2)) > 0:
+        names = draw(
+            st.lists(st.sampled_from(tuple(sorted(flow.fields)) or ("bogus",)), max_size=2, unique=True)
+        )
+        return {name: placed(draw(typed(spec_of(flow, name))), moment) for name in names}
+    known = tuple((examples or {}).get(event, ()))
+    if len(known) > 0 and draw(_EXAMPLE_FIRST):
         payload = _example(draw(st.sampled_from(known)), moment)
     else:
-        branch = draw(st.sampled_from(branches))
-        payload = {}
-        for name in branch.requires:
-            payload[name] = draw(good_value(flow, name, now=moment, hints=hints))
-        for name in sorted(branch.accepts):
-            if draw(st.booleans()):
-                payload[name] = draw(good_value(flow, name, now=moment, hints=hints))
-    broken = faults if faults is not None else draw(st.integers(0, 3)) == 0
-    return draw(_break(flow, branches, payload)) if broken else payload
+        branch = branches[draw(st.integers(0, len(branches) - 1))]
+        payload = _draw_branch_payload(draw, flow, branch, moment, hints)
+    broken = faults if faults is not None else draw(_FAULTY)
+    return _draw_fault(draw, flow, branches, payload) if broken else payload
+
+
+_MISSING = object()
+
+
+def _draw_tuned(
+    draw: st.DrawFn,
+    flow: Flow,
+    branch: Transition,
+    payload: Payload,
+    *,
+    data: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+    hints: Hints | None,
+) -> tuple[Payload, int]:
+    """The payload changed field by field, keeping each change that lets fewer guards fail.
+
+    Each accepted field may be left out, take a value mined from the guards, or one drawn value
+    of its type. The rules decide: a custom rule without a hint holds when a drawn value
+    happens to satisfy it. Returns the payload and how many reasons are left.
+    """
+    values = values_of(flow, hints)
+    options: dict[str, list[Any]] = {}
+    for name in sorted(branch.fields):
+        spec = spec_of(flow, name)
+        drawn = placed(draw(typed(spec)), now)
+        options[name] = [
+            *([] if name in branch.requires else [_MISSING]),
+            *values.candidates(spec, now),
+            drawn,
+        ]
+
+    def score(trial: Payload) -> int:
+        missing = sum(1 for name in branch.requires if trial.get(name) in (None, ""))
+        verdict = judge_branch(
+            flow, branch, data=data, payload=trial, actor=actor, now=now, instance_id="tuning"
+        )
+        return verdict.count + missing
+
+    best, least = dict(payload), score(payload)
+    for _ in range(2):
+        for name, choices in options.items():
+            if least == 0:
+                return best, least
+            for choice in choices:
+                trial = dict(best)
+                if choice is _MISSING:
+                    trial.pop(name, None)
+                else:
+                    trial[name] = choice
+                found = score(trial)
+                if found < least:
+                    best, least = trial, found
+    return best, least
+
+
+def _anyone_pool(pool: tuple[str, ...]) -> list[Actor]:
+    """Actors with no role, one role, or two (the pool's roles, unknown ones included)."""
+    found = [Actor("staff-0")]
+    found += [Actor(f"staff-{n}", roles={role}) for n, role in enumerate(pool, 1)]
+    found += [Actor(f"staff-{n}x", roles={a, b}) for n, (a, b) in enumerate(itertools.pairwise(pool), 1)]
+    return found
+
+
+def _holder_pool(roles: tuple[str, ...], pool: tuple[str, ...]) -> list[Actor]:
+    """Actors holding one of ``roles``, some with another role of the pool besides."""
+    found = [Actor(f"{role}-1", roles={role}) for role in roles]
+    found += [Actor(f"{role}-2", roles={role, other}) for role in roles for other in pool[-2:]]
+    return found
+
+
+@functools.cache
+def _anyone(pool: tuple[str, ...]) -> st.SearchStrategy[Actor]:
+    return st.sampled_from(_anyone_pool(pool))
+
+
+@functools.cache
+def _holders(roles: tuple[str, ...], pool: tuple[str, ...]) -> st.SearchStrategy[Actor]:
+    return st.sampled_from(_holder_pool(roles, pool))
+
+
+@functools.cache
+def _outsiders(roles: tuple[str, ...], pool: tuple[str, ...]) -> st.SearchStrategy[Actor]:
+    """Actors holding none of ``roles``: a command good in every other way must still be refused."""
+    return st.sampled_from([actor for actor in _anyone_pool(pool) if not actor.roles & set(roles)])
+
+
+_OUTSIDER = one_in(6)
+
+
+@functools.cache
+def _mostly_holders(roles: tuple[str, ...], pool: tuple[str, ...]) -> st.SearchStrategy[Actor]:
+    # One choice from a pool where holders are three times as likely as anyone else.
+    holders, anyone = _holder_pool(roles, pool), _anyone_pool(pool)
+    weight = max(1, 3 * len(anyone) // len(holders))
+    return st.sampled_from(holders * weight + anyone)
 
 
 def actors(
@@ -252,21 +266,10 @@ def actors(
     extra_roles: Sequence[str] = EXTRA_ROLES,
 ) -> st.SearchStrategy[Actor]:
     """Actors holding none, some or unknown roles; with ``roles``, mostly actors holding one of them."""
-    pool = sorted(flow.roles) + list(extra_roles)
-    anyone = st.builds(
-        lambda number, held: Actor(f"staff-{number}", roles=frozenset(held)),
-        st.integers(0, 3),
-        st.sets(st.sampled_from(pool), max_size=3),
-    )
+    pool = (*sorted(flow.roles), *extra_roles)
     if not roles:
-        return anyone
-    holder = st.builds(
-        lambda role, more, number: Actor(f"{role}-{number}", roles=frozenset({role, *more})),
-        st.sampled_from(sorted(roles)),
-        st.sets(st.sampled_from(pool), max_size=1),
-        st.integers(1, 2),
-    )
-    return st.one_of(holder, holder, holder, anyone)
+        return _anyone(pool)
+    return _mostly_holders(tuple(sorted(roles)), pool)
 
 
 @st.composite
@@ -279,24 +282,82 @@ def commands(
     hints: Hints | None = None,
     examples: Examples | None = None,
     likely: bool = False,
+    data: Mapping[str, Any] | None = None,
 ) -> Command:
     """A command on an instance in ``state`` (``None``: not started, so start events).
 
     Events possible from the state are drawn most often, then any event of the flow and events
     no one may fire. With ``likely=True`` the command aims at acceptance: a possible event, an
-    actor holding one of its roles, a payload without deliberate faults.
+    actor holding a role of one of its branches (one time in six an actor who does not, so
+    that a command good in every other way meets the role check), a payload without deliberate
+    faults and, when the instance's ``data`` is given, tuned so that as few of the branch's
+    guards fail as the mined and drawn values allow.
     """
-    declared = flow.events_from(state)
-    others = [*flow.events, *UNDECLARED_EVENTS]
-    if declared and (likely or draw(st.integers(0, 9)) < 7):
+    return draw_command(
+        draw,
+        flow,
+        state=state,
+        now=now or DEFAULT_NOW,
+        hints=hints,
+        examples=examples,
+        likely=likely,
+        data=data,
+    )
+
+
+def draw_command(
+    draw: st.DrawFn,
+    flow: Flow,
+    *,
+    state: str | None,
+    now: datetime,
+    hints: Hints | None,
+    examples: Examples | None,
+    likely: bool,
+    data: Mapping[str, Any] | None,
+    visited: Collection[str] = (),
+) -> Command:
+    """:func:`commands` as a function of a draw, for composite strategies that build many.
+
+    A likely command tries branches into states not in ``visited`` first, half of the time.
+    """
+    moment = now
+    declared = tuple(flow.events_from(state))
+    pool = (*sorted(flow.roles), *EXTRA_ROLES)
+    if likely and declared:
+        # Up to three of the state's branches, in a drawn order: the first whose guards the
+        # tuned payload satisfies is taken (else the last), so deep states are reached.
+        choices = [(event, branch) for event in declared for branch in flow.branches(state, event)]
+        order = draw(st.permutations(range(len(choices))))
+        if len(visited) > 0 and draw(st.booleans()):
+            order = sorted(order, key=lambda index: choices[index][1].target in visited)
+        order = order[:3]
+        for position, index in enumerate(order):
+            event, branch = choices[index]
+            allowed = tuple(sorted(branch.roles))
+            actor = draw(_outsiders(allowed, pool) if draw(_OUTSIDER) else _holders(allowed, pool))
+            known = tuple((examples or {}).get(event, ()))
+            if len(known) > 0 and draw(_EXAMPLE_FIRST):
+                payload = _example(draw(st.sampled_from(known)), moment)
+            else:
+                payload = _draw_branch_payload(draw, flow, branch, moment, hints)
+            if data is None:
+                break
+            payload, left = _draw_tuned(
+                draw, flow, branch, payload, data=data, actor=actor, now=moment, hints=hints
+            )
+            if left == 0 or position == len(order) - 1:
+                break
+        return Command(event=event, actor=actor, payload=payload)
+    if declared and not draw(one_in(4)):
         event = draw(st.sampled_from(declared))
     else:
-        event = draw(st.sampled_from(others))
-    branches = flow.branches(state, event)
-    roles = frozenset().union(*(branch.roles for branch in branches))
+        event = draw(st.sampled_from((*flow.events, *UNDECLARED_EVENTS)))
+    roles = frozenset().union(*(branch.roles for branch in flow.branches(state, event)))
     actor = draw(actors(flow, roles=roles))
-    faults = False if likely else None
-    payload = draw(payloads(flow, event, state=state, now=now, hints=hints, examples=examples, faults=faults))
+    payload = _draw_payload(
+        draw, flow, event, state=state, now=moment, hints=hints, examples=examples, faults=None
+    )
     return Command(event=event, actor=actor, payload=payload)
 
 
@@ -304,18 +365,23 @@ def commands(
 def event_sequences(draw: st.DrawFn, flow: Flow, *, max_size: int = 20) -> list[str]:
     """Event names along a walk of the flow's graph from a start event (guards ignored).
 
-    About one event in ten is one the walk's state does not declare, and stays there.
+    About one event in ten is drawn from all events instead (one the state may not declare),
+    and the walk stays where it was; a walk ending in a final state sometimes adds one more.
     """
     state: str | None = None
     found: list[str] = []
+    anything = st.sampled_from((*flow.events, *UNDECLARED_EVENTS))
     while len(found) < max_size:
-        declared = flow.events_from(state)
-        if not declared or draw(st.integers(0, 9)) == 0:
-            found.append(draw(st.sampled_from([*flow.events, *UNDECLARED_EVENTS])))
-            if not declared or not draw(st.booleans()):
-                break
+        declared = tuple(flow.events_from(state))
+        if not declared:
+            if draw(st.booleans()):
+                found.append(draw(anything))
+            break
+        if draw(one_in(10)):
+            found.append(draw(anything))
             continue
         event = draw(st.sampled_from(declared))
         found.append(event)
-        state = draw(st.sampled_from(flow.branches(state, event))).target
+        branches = flow.branches(state, event)
+        state = branches[draw(st.integers(0, len(branches) - 1))].target
     return found
