@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
+from aftersales_flow._chain import CHAINED_COLUMNS
 from aftersales_flow.engine import Engine
 from aftersales_flow.errors import InstanceNotFound
 from aftersales_flow.sqlite_store import SQLiteStore
@@ -20,32 +21,8 @@ PROGRESS_FROM = 10_000
 _BATCH = 1000
 """Rows between two progress updates (updating on every row would slow verify down)."""
 
-EXPORT_COLUMNS = (
-    "seq",
-    "instance_id",
-    "position",
-    "version",
-    "event",
-    "source",
-    "target",
-    "accepted",
-    "refusal",
-    "reasons",
-    "actor_id",
-    "actor_roles",
-    "on_behalf_of",
-    "channel",
-    "at",
-    "payload",
-    "changes",
-    "guards",
-    "idempotency_key",
-    "flow",
-    "flow_version",
-    "flow_hash",
-    "prev_hash",
-    "hash",
-)
+EXPORT_COLUMNS = (*CHAINED_COLUMNS, "hash")
+"""Every column of an audit row, in the order the chain hashes them, then the hash."""
 """The audit columns of an export, in order (the header of an empty CSV export)."""
 _JSON_COLUMNS = frozenset({"reasons", "actor_roles", "payload", "changes", "guards"})
 """Columns the store keeps as JSON text; JSON lines carry them decoded."""
