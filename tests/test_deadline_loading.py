@@ -102,3 +102,13 @@ def test_terminal_states_have_no_deadlines(tmp_path: Path) -> None:
         "done: {terminal: true, label: {en: Done, zh: 完成}, deadlines: [{name: x, after: 1h}]}",
     )
     assert "state 'done' deadline 'x': a terminal state cannot have deadlines" in message
+
+
+def test_malformed_event_and_unit_values_are_definition_errors(tmp_path: Path) -> None:
+    """An event name or a deadline unit given as a list is a located definition error, not a crash."""
+    assert "timed.yaml:" in error(tmp_path, "- {event: arrive, from", "- {event: [arrive], from")
+    assert "'unit' must be one of days, hours, minutes" in error(
+        tmp_path,
+        "{name: missed, field: slot_at, after: 30m,",
+        "{name: missed, field: slot_at, after: 30m, unit: [days],",
+    )

@@ -90,7 +90,9 @@ def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, bran
     )
     written = doc.get("transitions")
     events = (
-        {e.get("event") for e in written if isinstance(e, MarkedDict)} if isinstance(written, list) else set()
+        {e["event"] for e in written if isinstance(e, MarkedDict) and isinstance(e.get("event"), str)}
+        if isinstance(written, list)
+        else set()
     )
     check_deadlines(problems, states, [t for t, _ in transitions], fields, check.deadline_marks, events)
     problems.raise_if_any()

@@ -114,7 +114,7 @@ def build_deadlines(check: ShapeChecker, state: str, doc: MarkedDict) -> tuple[D
             continue
         field = entry.get("field")
         unit = entry.get("unit")
-        if unit is not None and unit not in UNITS:
+        if unit is not None and (not isinstance(unit, str) or unit not in UNITS):
             check.shape(
                 f"{what} 'unit' must be one of {', '.join(UNITS)} (got {unit!r})", entry.mark_of("unit")
             )
