@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from aftersales_flow import FlowDefinitionError, FlowSyntaxError, _yaml, load_flow
-from aftersales_flow._yaml import MAX_BYTES, MAX_DEPTH, Mark, MarkedDict, MarkedList, parse_yaml
+from aftersales_flow._yaml import MAX_BYTES, MAX_DEPTH, MAX_NODES, Mark, MarkedDict, MarkedList, parse_yaml
 from fixture_flows import FLOWS
 
 BROKEN = FLOWS / "yaml"
@@ -280,7 +280,7 @@ def test_alias_bomb_is_refused_quickly():
     err = syntax_error("alias_bomb.yaml")
     elapsed = time.perf_counter() - started
     assert err.detail == (
-        "the file expands to more than 200000 YAML nodes (an alias bomb?); write each value out instead of "
+        f"the file expands to more than {MAX_NODES} YAML nodes (an alias bomb?); write each value out instead of "
         "multiplying aliases"
     )
     assert elapsed < 3
@@ -288,9 +288,10 @@ def test_alias_bomb_is_refused_quickly():
 
 def test_alias_bomb_points_at_the_line_that_multiplies():
     """The alias bomb is reported on the line whose aliases exceed the node budget, not inside 'a'."""
-    # a..e expand to about 75,000 nodes; f (line 6) multiplies e nine times and passes 200,000.
+    # a..d expand to about 8,300 nodes; e (line 5) multiplies d nine times and passes 20,000.
+    assert MAX_NODES == 20_000
     err = syntax_error("alias_bomb.yaml")
-    assert (err.file, err.line) == ("tests/fixtures/flows/yaml/alias_bomb.yaml", 6)
+    assert (err.file, err.line) == ("tests/fixtures/flows/yaml/alias_bomb.yaml", 5)
 
 
 def test_too_deep_nesting_is_refused():

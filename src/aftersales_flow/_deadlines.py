@@ -64,7 +64,8 @@ def _setting(check: ShapeChecker, doc: MarkedDict, key: str, what: str) -> Setti
 def _problem(key: str, value: Any, unit: Any = None) -> str | None:
     try:
         if key in ("after", "before") and isinstance(value, int | float) and not isinstance(value, bool):
-            if unit not in UNITS:
+            if unit is None or (isinstance(unit, str) and unit not in UNITS):
+                # A unit that is not a word at all is reported on its own by the unit check.
                 return (
                     f"is the plain number {value}; add 'unit: days' (or hours, minutes) to say what it counts"
                 )

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import heapq
 from collections.abc import Iterable, Sequence
 
 from aftersales_flow._yaml import Mark
 from aftersales_flow.errors import FlowDefinitionError
 
+_SHORTLIST = 12
+"""How many known names, picked by shared letter pairs, are compared in full with a wrong name."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _pairs(name: str) -> frozenset[str]:
+    return frozenset(name[i : i + 2] for i in range(len(name) - 1))
+
+
+def _shortlist(name: str, known: list[str]) -> list[str]:
+    """The known names sharing the most letter pairs with ``name``.
+
+    A full comparison costs tens of microseconds; a file with hundreds of wrong names among
+    hundreds of known ones would take seconds without this first, cheap cut.
+    """
+    if len(known) <= _SHORTLIST:
+        return known
+    wanted = _pairs(name)
+    return heapq.nlargest(_SHORTLIST, known, key=lambda k: len(wanted & _pairs(k)))
+
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a known name is close to ``name``, else ``""``."""
-    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.75)
+    candidates = _shortlist(name, [str(k) for k in known])
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

@@ -9,9 +9,8 @@ knowing the mark of itself and of every value inside.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import yaml
 from yaml.reader import ReaderError
 
@@ -22,12 +21,17 @@ try:  # libyaml is much faster; fall back to pure Python where it is missing
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-MAX_NODES = 200_000
-"""Most YAML nodes one file may expand to (aliases counted each time they are used)."""
+MAX_NODES = 20_000
+"""Most YAML nodes one file may expand to (aliases counted each time they are used).
+
+The largest shipped flow has about 1,300; the limit leaves room for any real flow and bounds
+the time and memory a hostile file can cost (a second or so to load at the limit)."""
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences accepted."""
-MAX_BYTES = 4 * 1024 * 1024
-"""Largest flow file accepted."""
+MAX_BYTES = 1024 * 1024
+"""Largest flow file accepted (the largest shipped flow is about 30 kB)."""
+MAX_DIGITS = 30
+"""Most digits a number in a flow file may have (no count, amount or duration needs more)."""
 
 _STANDARD = "tag:yaml.org,2002:"
 _STR = "tag:yaml.org,2002:str"
@@ -42,9 +46,12 @@ _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _FLOATISH = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
 
 
-@attrs.frozen
-class Mark:
-    """A place in a file: 1-based line and column."""
+class Mark(NamedTuple):
+    """A place in a file: 1-based line and column.
+
+    A named tuple rather than an attrs class: a flow file makes one per value, and a tuple is
+    several times cheaper to create.
+    """
 
     file: str
     line: int
@@ -208,6 +215,12 @@ class _Builder:
         if node.tag == _BOOL:
             low = text.lower()
             return low == "true" if low in ("true", "false") else text
+        if node.tag in (_INT, _FLOAT) and len(text) > MAX_DIGITS and text[-1:].isdigit():
+            raise FlowSyntaxError(
+                f"the number has {len(text)} characters, more than the {MAX_DIGITS} accepted; "
+                "write a smaller number (or quote it if it is a name)",
+                **_where(_mark(node, self.file)),
+            )
         if node.tag == _INT and _DECIMAL.match(text):
             return int(text.replace("_", ""))
         if node.tag == _FLOAT and _FLOATISH.match(text):
@@ -229,6 +242,18 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
     for found in _BREAK.finditer(text, 0, index):
         line, start = line + 1, found.end()
     return line, index - start + 1
+
+
+def _inside(text: str, line: int, column: int) -> tuple[int, int]:
+    """``line`` and ``column`` moved back into ``text``.
+
+    libyaml reports an error at the end of a file without a final line break one line past
+    it; the end of the last line is where the file really ends.
+    """
+    lines = _BREAK.split(text)
+    if line <= len(lines):
+        return line, column
+    return len(lines), len(lines[-1]) + 1
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -282,6 +307,7 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        line, column = _inside(text, line, column)
         message = f"invalid YAML: {_syntax_message(exc)}"
         raise FlowSyntaxError(message, file=file, line=line, column=column) from None
     except ReaderError as exc:
