@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -149,6 +150,68 @@ def test_validate_ok_and_broken(tmp_path: Path) -> None:
     assert "missing.yaml: cannot read the flow file" in result.stderr
 
 
+def test_validate_names_the_flows_a_brand_changes(tmp_path: Path) -> None:
+    """`validate FOLDER --brand NAME` says which flows the brand's overlays change."""
+    result = run("validate", str(FLOWS), "--brand", "faw", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith(
+        "weekly_feedback_report; brand faw changes follow_up_call, lost_customer_case, repair_order)"
+    )
+    plain = run("validate", str(FLOWS), cwd=tmp_path)
+    assert "changes" not in plain.stdout
+
+
+LOAN_FLOW = """\
+flow: loan
+version: 1
+label: {en: Courtesy car, zh: 代步车}
+roles: [service_advisor]
+fields: {plate: string}
+start:
+  - event: lend
+    to: lent
+    roles: [service_advisor]
+    requires: [plate]
+    guard: {rule: plate_is_local, prefix: 粤}
+states:
+  lent: {label: {en: Lent, zh: 已借出}}
+  returned: {terminal: true, label: {en: Returned, zh: 已归还}}
+transitions:
+  - {event: give_back, from: lent, to: returned, roles: [service_advisor]}
+"""
+DEALER_RULES = """\
+import aftersales_flow as af
+
+
+@af.rule("plate_is_local", description="the plate is registered in {prefix}")
+def plate_is_local(ctx, *, prefix: str):
+    plate = ctx.get("plate")
+    return None if isinstance(plate, str) and plate.startswith(prefix) else f"the plate is not from {prefix}"
+"""
+
+
+def test_rules_option_loads_an_integrators_rules(tmp_path: Path) -> None:
+    """A flow naming a rule of the integrator's fails to load without --rules (with a hint), and loads with it."""
+    (tmp_path / "loan.yaml").write_text(LOAN_FLOW, encoding="utf-8")
+    (tmp_path / "dealer_rules.py").write_text(DEALER_RULES, encoding="utf-8")
+    without = run("validate", "loan.yaml", cwd=tmp_path)
+    assert without.returncode == 1
+    line = next(n for n, row in enumerate(LOAN_FLOW.splitlines(), 1) if "plate_is_local" in row)
+    assert without.stderr.startswith(f"loan.yaml:{line}:19: start event 'lend' guard names unknown rule 'plate_is_local'")
+    assert without.stderr.rstrip().endswith(
+        "(a rule of your own? pass the module or .py file that registers it with @af.rule: --rules MODULE)"
+    )
+    shown_without = run("show", "loan.yaml", cwd=tmp_path)
+    assert (shown_without.returncode, "--rules MODULE" in shown_without.stderr) == (3, True)
+    by_name = run("validate", "loan.yaml", "--rules", "dealer_rules", cwd=tmp_path)
+    assert (by_name.returncode, by_name.stdout) == (0, "loan.yaml: ok (loan v1, 2 states)\n"), by_name.stderr
+    shown = run("show", "loan.yaml", "--rules", "dealer_rules.py", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["events"][0]["guard"] == "the plate is registered in 粤"
+    drawn = run("graph", "loan.yaml", "--rules", str(tmp_path / "dealer_rules.py"), cwd=tmp_path)
+    assert (drawn.returncode, "lent" in drawn.stdout) == (0, True)
+
+
 # --- show and graph --------------------------------------------------------------------------
 
 
@@ -191,6 +254,18 @@ def test_show_json_applies_the_brand(tmp_path: Path) -> None:
     assert sign["roles"] == ["service_advisor"]
     assert sign["guard"]
     assert {s["name"] for s in flow["states"]} >= {"checking_in", "closed"}
+
+
+def test_show_describes_what_guards_demand_not_their_refusal_wording(tmp_path: Path) -> None:
+    """A guard's `message` is its failure's wording: `show` describes the rules it wraps instead."""
+    result = run("show", "appointment", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    events = json.loads(result.stdout)["events"]
+    booking = next(e for e in events if e["event"] == "inbound_request")["guard"]
+    assert "'customer.name' is recorded and 'customer.phone' is recorded" in booking
+    assert "is not recorded" not in booking
+    outreach = next(e for e in events if e["event"] == "create_outreach")["guard"]
+    assert outreach.startswith("not ('origin' is 'inbound') and ")
 
 
 def test_graph_mermaid_is_the_reference_diagram(tmp_path: Path) -> None:
@@ -269,6 +344,17 @@ def test_history_prints_refusals_with_reasons(demo_dir: Path) -> None:
     assert rows[-1]["to"] == "closed"
     assert any(not row["accepted"] for row in rows)
     assert {row["instance_id"] for row in rows} == {"RO-1001"}
+
+
+def test_history_shows_times_with_their_zone(demo_dir: Path) -> None:
+    """`history` shows UTC times with their offset; `--tz` shows them on another zone's clock."""
+    utc = run("history", "RO-1001", cwd=demo_dir).stdout.splitlines()[0]
+    local = run("history", "RO-1001", "--tz", "Asia/Shanghai", cwd=demo_dir).stdout.splitlines()[0]
+    first = lines_of_json(run("history", "RO-1001", "--json", cwd=demo_dir).stdout)[0]
+    at = datetime.fromisoformat(str(first["at"]))
+    assert f" {at.astimezone(UTC):%Y-%m-%d %H:%M}+00:00  " in utc
+    assert f" {at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}+08:00  " in local
+    assert utc.split("+00:00", 1)[1] == local.split("+08:00", 1)[1]  # the rest of the line is the same
 
 
 def test_verify_reports_a_clean_store(demo_dir: Path) -> None:
@@ -464,6 +550,18 @@ BAD: dict[str, tuple[tuple[str, ...], int, str]] = {
     ),
     "a missing flow file to show": (("show", "nowhere.yaml"), 3, "nowhere.yaml: cannot read the flow file"),
     "an unknown graph format": (("graph", "appointment", "--format", "png"), 2, "'png' is not one of"),
+    "an unknown time zone": (("history", "RO-1", "--tz", "Mars/Base"), 2, "unknown time zone 'Mars/Base'"),
+    "a missing rules file": (("validate", "x.yaml", "--rules", "nowhere.py"), 2, "no such file: nowhere.py"),
+    "an unknown rules module": (
+        ("show", "repair_order", "--rules", "no_such_rules_module"),
+        2,
+        "no module named 'no_such_rules_module'",
+    ),
+    "rules that fail to import": (
+        ("graph", "appointment", "--rules", "broken_rules.py"),
+        3,
+        "the rules in broken_rules.py could not be imported: RuntimeError: no database here",
+    ),
     "a checkpoint without its secret": (("verify", "--checkpoint", "checkpoint.json"), *NEEDS_SECRET),
     "a missing checkpoint": (
         ("verify", "--checkpoint", "nowhere.json", "--secret-file", "notes.txt"),
@@ -484,6 +582,7 @@ def bad_runs(
     folder = tmp_path_factory.mktemp("bad")
     (folder / "notes.txt").write_text("not a database\n" * 100, encoding="utf-8")
     (folder / "checkpoint.json").write_text("{}", encoding="utf-8")
+    (folder / "broken_rules.py").write_text("raise RuntimeError('no database here')\n", encoding="utf-8")
     with af.SQLiteStore(folder / "store.db"):
         pass  # an empty store
     started = {

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -84,6 +87,59 @@ def flows_options(function: F) -> F:
     )(function)
 
 
+def rules_option(function: F) -> F:
+    """The ``--rules MODULE`` option: import an integrator's rules before the flows load."""
+    return click.option(
+        "--rules",
+        "rule_modules",
+        multiple=True,
+        metavar="MODULE",
+        expose_value=False,
+        callback=_import_rules,
+        help="Import this module or .py file first, so the flows can use the rules it registers "
+        "with @af.rule (repeatable).",
+    )(function)
+
+
+def _import_rules(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
+    for value in values:
+        import_rules(value, param)
+
+
+def import_rules(value: str, param: click.Parameter | None = None) -> None:
+    """Import ``value``, a module name or a ``.py`` file, which registers rules as it is imported."""
+    is_file = value.endswith(".py") or os.sep in value or "/" in value
+    if is_file and not Path(value).is_file():
+        raise click.BadParameter(f"no such file: {value}", param=param)
+    try:
+        if is_file:
+            _run_file(value)
+        else:
+            # As 'python -m' would: a module in the current folder is found too.
+            sys.path.insert(0, os.getcwd())
+            try:
+                importlib.import_module(value)
+            finally:
+                sys.path.remove(os.getcwd())
+    except ModuleNotFoundError as exc:
+        if not is_file and exc.name is not None and value.split(".", 1)[0] == exc.name.split(".", 1)[0]:
+            raise click.BadParameter(f"no module named {value!r}", param=param) from None
+        raise CannotRun(f"the rules in {value} could not be imported: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the integrator's own code: any failure is reported, not a crash
+        raise CannotRun(f"the rules in {value} could not be imported: {type(exc).__name__}: {exc}") from None
+
+
+def _run_file(path: str) -> None:
+    """Import the Python file at ``path`` as a module of its own."""
+    name = "_aftersales_flow_rules_" + re.sub(r"\W", "_", os.fspath(Path(path).resolve()))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError("not a Python module file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
 def json_option(what: str) -> Callable[[F], F]:
     """The ``--json`` flag, described as ``what`` the command prints."""
     return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as JSON.")
@@ -100,6 +156,16 @@ def moment(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
         what = "has no time zone" if "time zone" in str(exc) else "is not an ISO 8601 time"
         raise click.BadParameter(
             f"{value!r} {what}; write e.g. 2026-11-02T09:00:00+08:00 or 2026-11-02T01:00:00Z", ctx, param
+        ) from None
+
+
+def time_zone(ctx: click.Context, param: click.Parameter, value: str) -> ZoneInfo:
+    """The ``--tz`` value as a time zone: an IANA name such as ``Asia/Shanghai`` or ``UTC``."""
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"unknown time zone {value!r}; give an IANA name such as Asia/Shanghai or UTC", ctx, param
         ) from None
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import click
@@ -39,9 +40,11 @@ from aftersales_flow._cli_common import (
     pick_flow,
     read_checkpoint,
     read_secret,
+    rules_option,
+    time_zone,
 )
 from aftersales_flow.engine import Engine
-from aftersales_flow.errors import AftersalesFlowError, FlowDefinitionError, InvalidCommand
+from aftersales_flow.errors import AftersalesFlowError, FlowDefinitionError, InvalidCommand, UnknownRuleError
 from aftersales_flow.loader import load_flow, load_flows
 from aftersales_flow.model import FlowSet
 from aftersales_flow.reference import mermaid
@@ -53,6 +56,17 @@ _NO_FLOWS = FlowSet({})
 """Commands that only read the audit trail need no flow definitions."""
 
 
+RULES_HINT = (
+    "(a rule of your own? pass the module or .py file that registers it with @af.rule: --rules MODULE)"
+)
+"""Printed after an unknown rule: the flows may use an integrator's rules the command has not loaded."""
+
+
+def _with_hint(exc: FlowDefinitionError) -> str:
+    unknown_rule = any(isinstance(error, UnknownRuleError) for error in exc.errors)
+    return f"{exc}\n{RULES_HINT}" if unknown_rule else str(exc)
+
+
 class _Commands(click.Group):
     """The command group: the library's errors become messages with the documented exit codes."""
 
@@ -61,6 +75,8 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except InvalidCommand as exc:
             raise BadUse(str(exc)) from None
+        except FlowDefinitionError as exc:
+            raise CannotRun(_with_hint(exc)) from None
         except AftersalesFlowError as exc:
             raise CannotRun(str(exc)) from None
 
@@ -102,6 +118,7 @@ def demo(db: str, synchronous: str, flows_dir: Path | None) -> None:
 @click.option(
     "--brand", default=None, metavar="NAME", help="Apply this brand's overlays (for a flows folder)."
 )
+@rules_option
 def validate(paths: tuple[Path, ...], brand: str | None) -> None:
     """Validate flow files or flows folders; print every problem as file:line:col."""
     failed = False
@@ -110,13 +127,15 @@ def validate(paths: tuple[Path, ...], brand: str | None) -> None:
             if path.is_dir():
                 flows = load_flows(path, brand=brand)
                 names = ", ".join(flows.names)
-                click.echo(f"{path}: ok ({len(flows)} flows: {names})")
+                changed = [flow.name for flow in flows if brand is not None and flow.brand == brand]
+                overlays = f"; brand {brand} changes {', '.join(changed) or 'none of them'}" if brand else ""
+                click.echo(f"{path}: ok ({len(flows)} flows: {names}{overlays})")
             else:
                 flow = load_flow(path)
                 click.echo(f"{path}: ok ({flow.name} v{flow.version}, {len(flow.states)} states)")
         except FlowDefinitionError as exc:
             failed = True
-            click.echo(str(exc), err=True)
+            click.echo(_with_hint(exc), err=True)
     sys.exit(EXIT_PROBLEMS if failed else EXIT_OK)
 
 
@@ -127,6 +146,7 @@ _LANG = click.Choice(["en", "zh"])
 @main.command()
 @_FLOW_ARGUMENT
 @flows_options
+@rules_option
 @click.option("--lang", type=_LANG, default="en", show_default=True, help="Language of the labels.")
 @json_option("the flow")
 def show(flow_name: str, flows_dir: Path | None, brand: str | None, lang: str, as_json: bool) -> None:
@@ -144,6 +164,7 @@ def show(flow_name: str, flows_dir: Path | None, brand: str | None, lang: str, a
 @main.command()
 @_FLOW_ARGUMENT
 @flows_options
+@rules_option
 @click.option(
     "--format",
     "fmt",
@@ -179,8 +200,17 @@ def graph(
 @main.command()
 @click.argument("instance_id", metavar="ID")
 @db_option()
+@click.option(
+    "--tz",
+    "zone",
+    default="UTC",
+    show_default=True,
+    callback=time_zone,
+    metavar="ZONE",
+    help="Show the times in this IANA time zone, e.g. Asia/Shanghai.",
+)
 @json_option("one object per event, a line each,")
-def history(instance_id: str, db: str, as_json: bool) -> None:
+def history(instance_id: str, db: str, zone: ZoneInfo, as_json: bool) -> None:
     """Print an instance's audit history, refused attempts included."""
     with open_store(db) as store:
         events = Engine(_NO_FLOWS, store).history(instance_id)
@@ -191,8 +221,9 @@ def history(instance_id: str, db: str, as_json: bool) -> None:
             echo_json(audit.event_data(event))
             continue
         mark = click.style("ok     ", fg="green") if event.accepted else click.style("REFUSED", fg="red")
+        at = event.at.astimezone(zone).isoformat(sep=" ", timespec="minutes")
         click.echo(
-            f"#{event.seq:<5} {event.at:%Y-%m-%d %H:%M}  {mark} {event.event:<28} "
+            f"#{event.seq:<5} {at}  {mark} {event.event:<28} "
             f"{event.source or '(new)'} -> {event.target or '-'}  by {event.actor.id}"
         )
         for reason in event.reasons:
@@ -356,6 +387,7 @@ def due(db: str, at: datetime | None, as_json: bool) -> None:
 @db_option()
 @_AT
 @flows_options
+@rules_option
 @json_option("one object per step, a line each,")
 def tick(db: str, at: datetime | None, flows_dir: Path | None, brand: str | None, as_json: bool) -> None:
     """Fire every due deadline once, as the system actor, and print the steps."""
