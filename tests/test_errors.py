@@ -67,3 +67,22 @@ def test_refusal_message_lists_the_reasons() -> None:
         step, [af.Reason(code="a", message="no bay"), af.Reason(code="b", message="no technician")]
     )
     assert str(refusal) == "RO-1: 'dispatch' refused in state 'authorized': no bay; no technician"
+
+
+def test_a_refused_start_says_so_rather_than_naming_no_state() -> None:
+    """A refusal of a start command (no state yet) reads 'refused as a start', not "in state 'None'"."""
+    step = af.Step(
+        seq=1,
+        instance_id="RO-9",
+        flow="repair_order",
+        flow_version=1,
+        event="walk_in",
+        source=None,
+        target=None,
+        version=0,
+        actor=af.SYSTEM,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        accepted=False,
+    )
+    refusal = af.PayloadRejected(step, [af.Reason(code="missing_field", message="'plate' is required")])
+    assert str(refusal) == "RO-9: 'walk_in' refused as a start: 'plate' is required"

@@ -242,11 +242,8 @@ def test_read_only_file_the_same_store_writes_again_once_the_file_is_writable(
     tmp_path: Path, flows: af.FlowSet
 ) -> None:
     """A long-running service keeps its store object: once the file is writable again, the next
-    command through the same SQLiteStore must go through.
-
-    Fails today: SQLite opened the file read-only (O_RDONLY) when it could not open it for writing,
-    and the connection stays read-only for its life, so every later write raises 'read-only' until
-    the service is restarted. See docs/reliability.md, "Known gaps"."""
+    command through the same SQLiteStore goes through (SQLite opened the file read-only, for the
+    life of the connection; the store reconnects after a read-only refusal)."""
     db = tmp_path / "audit.db"
     _populate(db, flows)
     store = af.SQLiteStore(db)
@@ -267,8 +264,8 @@ def test_read_only_filesystem_refuses_and_works_once_writable(
     tmp_path: Path, flows: af.FlowSet, left: str
 ) -> None:
     """On a filesystem remounted read-only: after a clean shutdown (no -wal/-shm files) opening the
-    store raises StoreError naming the file, since SQLite cannot create the log's shared-memory
-    file; with the log files left (a crash, or a read-only reader) the store opens, reads, and a
+    store raises StoreError naming the file and saying the folder is read-only, since SQLite cannot
+    create the log's shared-memory file; with the log files left (a crash, or a read-only reader) the store opens, reads, and a
     command raises StoreError 'read-only'. Nothing is written either way, and after the remount
     read-write the store opens and writes."""
     with _small_filesystem(tmp_path / "mnt", "4m") as mnt:
@@ -291,8 +288,7 @@ def test_read_only_filesystem_refuses_and_works_once_writable(
             _plain_store_error(caught.value)
             assert str(db) in str(caught.value)
             assert "nothing was written" in str(caught.value)
-            if left == "with-log":
-                assert "read-only" in str(caught.value)
+            assert "read-only" in str(caught.value)
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(mnt)], check=True)
         assert _tables(db) == before
@@ -529,3 +525,12 @@ def test_a_command_on_a_partly_corrupt_file_gives_store_corrupt_and_changes_noth
             with pytest.raises(af.StoreCorrupt):
                 engine.fire(f"C-{k}", "bump", actor=SA, payload={"n": 1})
     assert db.read_bytes() == bad
+
+
+def test_a_store_in_a_folder_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    """Opening a store under a missing folder names the folder, not only SQLite's 'unable to open'."""
+    missing = tmp_path / "no-such-folder" / "audit.db"
+    with pytest.raises(af.StoreError) as caught:
+        af.SQLiteStore(missing)
+    assert str(caught.value).startswith(f"{missing}: the folder {missing.parent} does not exist")
+    assert not missing.parent.exists()

@@ -5,9 +5,6 @@ depth limits, SQL takes parameters only, roles come from the integrator and the 
 widens them, and whatever a caller sends gives an accepted event, an audited refusal, or an
 ``InvalidCommand`` that writes nothing; never a bare Python error, never a row that breaks
 ``verify()``. Every input here is a row of the table in docs/reliability.md.
-
-A few tests here fail on purpose: they state the behaviour the trust model needs where the engine
-falls short today (each names the bug; see "Known gaps" in docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -131,10 +128,8 @@ def test_hostile_payloads(engine: af.Engine, store: af.SQLiteStore, name: str) -
 def test_a_payload_nested_past_the_recursion_limit_is_an_invalid_command(
     engine: af.Engine, store: af.SQLiteStore
 ) -> None:
-    """BUG: a payload nested 100 000 deep raises a bare RecursionError (from json.dumps in the
-    engine's argument check) instead of InvalidCommand. Nothing is written either way.
-    Fix: check the depth (MAX_PAYLOAD_DEPTH) before encoding, or catch RecursionError in
-    Engine._checked with TypeError and ValueError."""
+    """A payload nested 100,000 deep is an InvalidCommand (once a bare RecursionError from json.dumps);
+    nothing is written."""
     before = _count(store)
     try:
         with pytest.raises(af.InvalidCommand):
@@ -144,10 +139,8 @@ def test_a_payload_nested_past_the_recursion_limit_is_an_invalid_command(
 
 
 def test_a_refused_oversize_payload_is_not_stored_whole(engine: af.Engine, store: af.SQLiteStore) -> None:
-    """BUG: a payload over MAX_PAYLOAD_BYTES is refused (too_large) but the refused audit row stores it
-    whole, so a caller can grow the file by megabytes per call through refusals.
-    Fix: refuse it in Engine._checked as InvalidCommand before any write, or store a refused
-    oversize payload as its size and sha256 only."""
+    """A payload over MAX_PAYLOAD_BYTES is refused (too_large) and the refused row stores its size and
+    sha256, not the payload: refusals cannot grow the file by megabytes per call."""
     with pytest.raises(af.PayloadRejected):
         engine.fire("C-1", "bump", actor=SA, payload={"note": "x" * 4_000_000})
     stored = store.events("C-1")[-1]
@@ -157,10 +150,8 @@ def test_a_refused_oversize_payload_is_not_stored_whole(engine: af.Engine, store
 
 
 def test_audit_rows_hold_standard_json_only(engine: af.Engine, store: af.SQLiteStore) -> None:
-    """BUG: NaN or Infinity in an undeclared field is refused, but the refused row's payload is
-    written as '{"zzz":NaN}', which is not JSON: a subscriber in another language (or a strict
-    parser) cannot read the audit trail. Fix: canonical_json(..., allow_nan=False) in
-    Engine._checked, so NaN and Infinity anywhere are an InvalidCommand."""
+    """NaN and Infinity, even in an undeclared field, are an InvalidCommand: every audit row holds
+    standard JSON that a subscriber in any language (or a strict parser) can read."""
     for value in (math.nan, math.inf, -math.inf):
         with contextlib.suppress(af.PayloadRejected, af.InvalidCommand):
             engine.fire("C-1", "bump", actor=SA, payload={"zzz": value})
@@ -209,10 +200,8 @@ def test_unusable_ids_names_and_keys_are_invalid_commands(
 
 
 def test_c1_control_characters_are_refused_like_the_others(engine: af.Engine, store: af.SQLiteStore) -> None:
-    """BUG: the control-character check covers U+0000-U+001F and U+007F but not the C1 controls
-    U+0080-U+009F: 'a\\x9b31m' (CSI, a terminal escape) or 'a\\x85b' (NEL, a line break to
-    log readers) pass as instance ids, event names and keys. Fix: in engine._check_text refuse
-    every character whose unicodedata.category is 'Cc' (and 'Cs', see the surrogate test)."""
+    """C1 controls (U+0080-U+009F: NEL, the CSI terminal escape) are refused in instance ids, event
+    names and keys like the C0 controls."""
     accepted = []
     for field in FIELDS:
         for text in ("a\x85b", "a\x9b31mb"):
@@ -229,10 +218,8 @@ def test_c1_control_characters_are_refused_like_the_others(engine: af.Engine, st
 def test_lone_surrogates_are_invalid_commands_not_encoding_errors(
     engine: af.Engine, store: af.SQLiteStore
 ) -> None:
-    """BUG: a lone surrogate (U+D800, which cannot be encoded as UTF-8) in an instance id, event name,
-    key or payload text raises a bare UnicodeEncodeError from inside the store transaction (rolled
-    back, nothing written) instead of InvalidCommand. Fix: in Engine._checked, try
-    text.encode('utf-8') on the ids and the payload text and raise InvalidCommand on failure."""
+    """A lone surrogate (U+D800, not encodable as UTF-8) in an id, event name, key or payload text is
+    an InvalidCommand, raised before the store transaction; nothing is written."""
     before = _count(store)
     bare = []
     attempts: list[Callable[[af.Engine], af.Step]] = [_command(field, "a\ud800b") for field in FIELDS]
@@ -312,11 +299,8 @@ def test_hostile_expected_versions(engine: af.Engine, value: Any, outcome: type[
 
 
 def test_a_numeric_actor_id_does_not_break_verify(engine: af.Engine, store: af.SQLiteStore) -> None:
-    """BUG: af.Actor(5, ...) (a numeric staff number) is accepted; the row is hashed with the number 5
-    but SQLite stores it as the text '5' (TEXT column affinity), so verify() reports the row as
-    edited: a false tamper alarm on an untouched store. The same holds for on_behalf_of and
-    channel. Fix: check actor.id, on_behalf_of and channel like instance ids in Engine._checked
-    (text, not empty, no control characters), or hash the values as stored (str())."""
+    """A numeric actor id (a staff number passed as an int) is an InvalidCommand, so no row is hashed
+    with a number SQLite stores as text: verify() never raises a false tamper alarm."""
     with contextlib.suppress(af.InvalidCommand):
         engine.fire("C-1", "bump", actor=af.Actor(5, roles={"service_advisor"}))  # type: ignore[arg-type]
     report = engine.verify()
@@ -337,11 +321,8 @@ ACTORS = {
 def test_actor_fields_that_are_not_usable_text_are_invalid_commands(
     engine: af.Engine, store: af.SQLiteStore
 ) -> None:
-    """BUG: the engine checks instance ids and event names but not the actor. Today an id of None
-    gives StoreError (a NOT NULL constraint, which reads as a storage failure), a role that is not
-    text a bare TypeError, a number a row that fails verify(), an empty id or control characters
-    pass. Wanted for each: InvalidCommand, nothing written. Fix: check actor.id (like instance ids),
-    on_behalf_of and channel (None or such text) and every role (text) in Engine._checked."""
+    """An actor id that is None, a number, empty or holds control characters, a role that is not
+    text, and on_behalf_of or channel that are not text: each an InvalidCommand, nothing written."""
     wrong = {}
     for kind, actor in ACTORS.items():
         before = _count(store)
@@ -412,24 +393,38 @@ def test_a_clock_going_backwards_is_recorded_as_it_reads(flows: af.FlowSet, stor
     assert engine.verify().ok
 
 
-def test_a_tick_ahead_of_the_clock_stamps_events_with_the_clock(
+def test_a_tick_ahead_of_the_clock_stamps_events_with_their_due_time(
     flows: af.FlowSet, store: af.SQLiteStore
 ) -> None:
-    """tick(now) picks the deadlines due at ``now`` but stamps the events it fires, and counts the
-    deadlines they set, from the clock's reading, which may be before the deadline was due
-    (recorded in docs/reliability.md). Each deadline still fires once."""
+    """tick(now) with ``now`` ahead of the clock (catching up after an outage, or a simulation)
+    stamps each event it fires with the time its deadline was due, never earlier, and the deadlines
+    those events set count from there; each deadline fires once."""
     clock = SimulatedClock(START)
     engine = af.Engine(flows, store, clock=clock)
     engine.start("pinger", "P-1", event="open", actor=SA)
-    [step] = engine.tick(START + timedelta(minutes=5))
-    assert (step.event, step.at) == ("ping", START)  # due at START + 1 min, recorded at the clock's START
-    [step] = engine.tick(START + timedelta(minutes=5))  # its deadline counts from START: due again
-    assert (step.event, step.at) == ("pong", START)
+    ahead = START + timedelta(minutes=5)
+    [step] = engine.tick(ahead)
+    assert (step.event, step.at) == ("ping", START + timedelta(minutes=1))  # due one minute after open
+    [step] = engine.tick(ahead)  # its own deadline counts from its due time, not from the clock
+    assert (step.event, step.at) == ("pong", START + timedelta(minutes=2))
     assert [e.idempotency_key for e in engine.history("P-1")][1:] == [
         "deadline:P-1:nudge:1",
         "deadline:P-1:nudge_back:2",
     ]
+    assert engine.tick(START + timedelta(minutes=2)) == []  # the next one is due at minute 3
     assert engine.verify().ok
+
+
+def test_a_tick_behind_the_clock_stamps_events_with_the_clock(
+    flows: af.FlowSet, store: af.SQLiteStore
+) -> None:
+    """A deadline fired late (the clock past its due time) is stamped with the clock: when it fired."""
+    clock = SimulatedClock(START)
+    engine = af.Engine(flows, store, clock=clock)
+    engine.start("pinger", "P-1", event="open", actor=SA)
+    clock.advance(timedelta(minutes=30))
+    [step] = engine.tick()
+    assert (step.event, step.at) == ("ping", START + timedelta(minutes=30))
 
 
 @pytest.mark.parametrize(
@@ -460,9 +455,8 @@ def test_a_clock_without_a_time_zone_is_an_invalid_command(flows: af.FlowSet, st
 def test_a_clock_that_returns_no_datetime_is_an_invalid_command(
     flows: af.FlowSet, store: af.SQLiteStore
 ) -> None:
-    """BUG: a clock returning text, None or a number raises a bare AttributeError ('str' object has
-    no attribute 'tzinfo') from Engine._now. Fix: isinstance(now, datetime) in Engine._now, raising
-    InvalidCommand like the naive case. Nothing is written either way."""
+    """A clock returning text, None or a number is an InvalidCommand naming what it returned;
+    nothing is written."""
     wrong = {}
     for reading in ("2026-11-02T08:00:00+00:00", None, 1_700_000_000):
         engine = af.Engine(flows, store, clock=lambda reading=reading: reading)
@@ -477,10 +471,8 @@ def test_a_clock_that_returns_no_datetime_is_an_invalid_command(
 
 
 def test_a_timestamp_at_the_edge_of_the_calendar_is_refused_not_an_overflow(store: af.SQLiteStore) -> None:
-    """BUG: a datetime payload field the deadline arithmetic cannot handle (year 1: 'slot - 1 day')
-    raises a bare OverflowError from Engine._update_deadlines inside the transaction (rolled back,
-    nothing written). Wanted: PayloadRejected (audited) or InvalidCommand. Fix: catch OverflowError
-    where deadlines are computed and refuse the command with a reason on the field."""
+    """A datetime field the deadline arithmetic cannot handle (year 1) is refused on the field (times
+    must lie between the years 1900 and 2999), never an OverflowError."""
     engine = af.Engine(af.FlowSet({"timed": af.load_flow(TIMED)}), store, clock=SimulatedClock(START))
     sa = af.Actor("sa-1", roles={"service_advisor"})
     wrong = {}

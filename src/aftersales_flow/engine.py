@@ -998,8 +998,11 @@ class Engine:
                     deadline.instance_id, [d for d in pending.values() if d.name != deadline.name]
                 )
                 return None
+            # A deadline event is never recorded before it was due: tick(now) with a 'now' ahead
+            # of the clock (catching up, or a simulation) stamps it with its due time instead.
+            moment = max(self._now(), deadline.due_at)
             payload = (
-                _fill(spec.payload, self._now())
+                _fill(spec.payload, moment)
                 if spec.fire
                 else {"deadline": spec.name, "due_at": deadline.due_at.isoformat()}
             )
@@ -1013,6 +1016,8 @@ class Engine:
                     f"deadline:{deadline.instance_id}:{deadline.name}:{deadline.set_seq}",
                 ),
                 deadline=deadline.name,
+                now=moment,
+                at=format_timestamp(moment),
             )
             decision = None if spec.fire else _breach(self._flow_of(head), head, spec)
             step, refused = self._execute(tx, None, command, decision)

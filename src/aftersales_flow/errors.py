@@ -151,7 +151,8 @@ class TransitionRefused(AftersalesFlowError):
         self.step = step
         self.reasons: tuple[Reason, ...] = tuple(reasons)
         listed = "; ".join(r.message for r in self.reasons) or "refused"
-        super().__init__(f"{step.instance_id}: '{step.event}' refused in state '{step.source}': {listed}")
+        where = "as a start" if step.source is None else f"in state '{step.source}'"
+        super().__init__(f"{step.instance_id}: '{step.event}' refused {where}: {listed}")
 
 
 class IllegalTransition(TransitionRefused):

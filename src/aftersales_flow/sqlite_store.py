@@ -117,6 +117,15 @@ def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
         return StoreError(f"{path}: the store is read-only; nothing was written ({text})")
     if "full" in text:
         return StoreError(f"{path}: the disk is full; nothing was written ({text})")
+    if "unable to open" in text and path != ":memory:":
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            return StoreError(f"{path}: the folder {folder} does not exist; nothing was written ({text})")
+        if not os.access(folder, os.W_OK):
+            return StoreError(
+                f"{path}: the folder {folder} is read-only (a read-only folder or filesystem: SQLite "
+                f"cannot create its log files there); nothing was written ({text})"
+            )
     return StoreError(f"{path}: {text}; nothing was written")
 
 
