@@ -350,3 +350,41 @@ def test_syntax_errors_are_definition_errors():
     err = syntax_error("empty.yaml")
     assert isinstance(err, FlowDefinitionError)
     assert err.errors == (err,)
+
+
+def test_the_fast_loader_reads_every_shipped_flow_like_the_safe_loader(monkeypatch):
+    """Resolving plain scalars in the builder gives exactly what PyYAML's safe loader's tags give."""
+    from pathlib import Path
+
+    files = sorted(Path("flows").rglob("*.yaml"))
+    assert files
+    fast = {str(p): parse_yaml(p.read_text(encoding="utf-8"), str(p)) for p in files}
+    monkeypatch.setattr(_yaml, "_Loader", yaml.SafeLoader)
+    for path, value in fast.items():
+        assert parse_yaml(Path(path).read_text(encoding="utf-8"), path) == value, path
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("a: ~", None),
+        ("a: null", None),
+        ("a:", None),
+        ("a: TRUE", True),
+        ("a: false", False),
+        ("a: yes", "yes"),
+        ("a: 12:00", "12:00"),
+        ("a: 0x1F", "0x1F"),
+        ("a: 1_000", 1000),
+        ("a: -7", -7),
+        ("a: 1.5", 1.5),
+        ("a: 1e5", "1e5"),
+        ("a: .inf", ".inf"),
+        ("a: 2024-01-01", "2024-01-01"),
+        ("a: '12'", "12"),
+        ("a: !!str 12", "12"),
+    ],
+)
+def test_plain_scalars_keep_the_documented_meaning(text, value):
+    """Plain scalars: null, true/false and decimal numbers are values; YAML 1.1 surprises stay text."""
+    assert parse_yaml(text + "\n", "inline.yaml")["a"] == value

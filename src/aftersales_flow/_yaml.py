@@ -9,7 +9,7 @@ knowing the mark of itself and of every value inside.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import yaml
 from yaml.reader import ReaderError
@@ -17,9 +17,10 @@ from yaml.reader import ReaderError
 from aftersales_flow.errors import FlowSyntaxError
 
 try:  # libyaml is much faster; fall back to pure Python where it is missing
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
+    _Base: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
 
 MAX_NODES = 20_000
 """Most YAML nodes one file may expand to (aliases counted each time they are used).
@@ -40,10 +41,46 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 _SEQ = "tag:yaml.org,2002:seq"
 _PLAIN_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, "tag:yaml.org,2002:timestamp"}
 _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _FLOATISH = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
+
+_PLAIN = "!aftersales-flow-plain"
+"""The tag the loader gives every plain (unquoted) scalar; :func:`_implicit_tag` resolves it later."""
+_IMPLICIT = {key: tuple(pairs) for key, pairs in yaml.resolver.Resolver.yaml_implicit_resolvers.items()}
+"""PyYAML's own implicit tags (null, bool, int, float, merge…), by the first character they match."""
+
+
+def _implicit_tag(text: str) -> str:
+    """The tag PyYAML's safe loader gives the plain scalar ``text`` (the same table, looked up once)."""
+    for tag, pattern in _IMPLICIT.get(text[:1], ()):
+        if pattern.match(text):
+            return str(tag)
+    return "tag:yaml.org,2002:str"
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type,unused-ignore]
+    """The safe loader, without per-node resolver work while composing.
+
+    The safe loader looks up every scalar's implicit tag and tracks resolver paths as it
+    composes, in Python, for every node. Flow files use no path resolvers, and the builder
+    reads each scalar anyway, so plain scalars get a placeholder tag here and are resolved
+    by the builder with PyYAML's own table: the same values, with less work per node.
+    """
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers: nothing to track."""
+
+    def ascend_resolver(self) -> None:
+        """No path resolvers: nothing to track."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        """A placeholder for plain scalars, the standard tag for everything else."""
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
 
 
 class Mark(NamedTuple):
@@ -153,10 +190,11 @@ class _Builder:
         self.path.discard(id(node))
         return built
 
-    def _check_tag(self, node: yaml.Node, allowed: set[str]) -> None:
-        if node.tag not in allowed:
+    def _check_tag(self, node: yaml.Node, allowed: set[str], tag: str | None = None) -> None:
+        tag = tag or node.tag
+        if tag not in allowed:
             raise FlowSyntaxError(
-                f"YAML tag {shown_tag(node.tag)!r} is not allowed; flow files hold plain values only "
+                f"YAML tag {shown_tag(tag)!r} is not allowed; flow files hold plain values only "
                 "(remove the tag)",
                 **_where(_mark(node, self.file)),
             )
@@ -169,7 +207,7 @@ class _Builder:
         result.value_marks = {}
         for key_node, value_node in node.value:
             key_mark = _mark(key_node, self.file)
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _MERGE or (key_node.tag == _PLAIN and _implicit_tag(key_node.value) == _MERGE):
                 raise FlowSyntaxError(
                     "YAML merge keys ('<<') are not allowed; write the keys out", **_where(key_mark)
                 )
@@ -204,26 +242,29 @@ class _Builder:
         return result
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
-        self._check_tag(node, _PLAIN_TAGS)
         text: str = node.value
-        if node.style or node.tag == _STR:
+        tag: str = node.tag
+        if tag == _PLAIN:
+            tag = _implicit_tag(text)
+        self._check_tag(node, _PLAIN_TAGS, tag)
+        if node.style or tag == _STR:
             return text
         # YAML 1.1 reads 'yes', 'on', '12:00' and '2024-01-01' as bools, numbers and dates;
         # flow files keep those as the text written.
-        if node.tag == _NULL:
+        if tag == _NULL:
             return None
-        if node.tag == _BOOL:
+        if tag == _BOOL:
             low = text.lower()
             return low == "true" if low in ("true", "false") else text
-        if node.tag in (_INT, _FLOAT) and len(text) > MAX_DIGITS and text[-1:].isdigit():
+        if tag in (_INT, _FLOAT) and len(text) > MAX_DIGITS and text[-1:].isdigit():
             raise FlowSyntaxError(
                 f"the number has {len(text)} characters, more than the {MAX_DIGITS} accepted; "
                 "write a smaller number (or quote it if it is a name)",
                 **_where(_mark(node, self.file)),
             )
-        if node.tag == _INT and _DECIMAL.match(text):
+        if tag == _INT and _DECIMAL.match(text):
             return int(text.replace("_", ""))
-        if node.tag == _FLOAT and _FLOATISH.match(text):
+        if tag == _FLOAT and _FLOATISH.match(text):
             return float(text.replace("_", ""))
         return text
 
@@ -303,7 +344,7 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     loader = None
     try:
         loader = _Loader(text)
-        return loader.get_single_node()
+        return cast("yaml.Node | None", loader.get_single_node())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
