@@ -96,8 +96,8 @@ def build_flow(doc: Any, registry: RuleRegistry, *, file: str, source: str, bran
     )
     check_deadlines(problems, states, [t for t, _ in transitions], fields, check.deadline_marks, events)
     problems.raise_if_any()
-    definition = thaw(doc)
-    definition.pop("brand", None)
+    # The Flow freezes (deep-copies) its definition; a shallow copy to set the brand is enough here.
+    definition = {key: value for key, value in doc.items() if key != "brand"}
     if brand is not None:
         definition["brand"] = brand
     return Flow(
