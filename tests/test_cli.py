@@ -10,9 +10,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -48,7 +49,7 @@ def run(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subproce
     )
 
 
-def lines_of_json(text: str) -> list[dict[str, object]]:
+def lines_of_json(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
@@ -577,7 +578,7 @@ BAD: dict[str, tuple[tuple[str, ...], int, str]] = {
 @pytest.fixture(scope="module")
 def bad_runs(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
+) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every bad invocation of BAD, run at once in one empty folder (they write nothing)."""
     folder = tmp_path_factory.mktemp("bad")
     (folder / "notes.txt").write_text("not a database\n" * 100, encoding="utf-8")
