@@ -41,14 +41,26 @@ CHAINED_COLUMNS: tuple[str, ...] = (
 """
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""The hash's encoding: exactly ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))``.
+
+One encoder made once; ``json.dumps`` with these options builds a new one on every call.
+"""
+_sha256 = hashlib.sha256
+
+
+def encode_values(values: Sequence[Any]) -> str:
+    """The text a row's hash covers: its chained column values as a compact JSON array."""
+    return _ENCODER.encode(values if isinstance(values, list) else list(values))
+
+
 def row_hash(values: Sequence[Any]) -> str:
     """sha256 over the chained column values of one row (in :data:`CHAINED_COLUMNS` order).
 
     The values are encoded as a JSON array, so NULL, text and numbers stay distinct and no
     value can move a column boundary.
     """
-    encoded = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return _sha256(encode_values(values).encode()).hexdigest()
 
 
 def hash_of(row: Mapping[str, Any]) -> str:

@@ -61,6 +61,17 @@ class CompiledFlow:
                 conditions=[_verdict(index)],
             )
 
+    def choose(self, source: str | None, event: str, verdicts: Sequence[bool]) -> int | None:
+        """The index (in ``flow.branches(source, event)``) of the branch the machine takes, or None.
+
+        The machine's trigger runs: its conditions read ``verdicts`` and the first branch whose
+        verdict holds moves the borrowed cursor.
+        """
+        chosen: list[int] = []
+        if not self.machine.events[event].trigger(_Cursor(source or START), verdicts=verdicts, chosen=chosen):
+            return None
+        return chosen[-1]
+
     def resolve(self, source: str | None, event: str, verdicts: Sequence[bool]) -> Transition | None:
         """The branch ``event`` takes from ``source`` given each branch's verdict, or None."""
         chosen: list[int] = []

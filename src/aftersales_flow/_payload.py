@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -203,3 +203,87 @@ def apply_effects(transition: Transition, data: dict[str, Any], now: datetime) -
     for key in transition.stamp:
         effects[key] = stamp
     return effects
+
+
+def _scalar_check(kind: str) -> Callable[[Any], bool] | None:
+    """A quick test that a value of a scalar field type is plain, finite and of the type."""
+    if kind == "string":
+        return lambda value: value is None or type(value) is str
+    if kind == "integer":
+        return lambda value: value is None or type(value) is int
+    if kind == "boolean":
+        return lambda value: value is None or value is True or value is False
+    if kind == "number":
+        return lambda value: (
+            value is None or type(value) is int or (type(value) is float and math.isfinite(value))
+        )
+    return None
+
+
+def _field_check(spec: FieldSpec) -> Callable[[Any], bool]:
+    """True when one value of the field has no problem (:func:`_value_problems` finds none).
+
+    Plain scalars are checked directly; anything else (and any value the quick test is unsure
+    of) goes through the full check, so the answer is always that of the full check.
+    """
+    key = spec.name
+    scalar = _scalar_check(spec.type) if spec.key is None else None
+    values = spec.values
+    if scalar is None:
+        return lambda value: not _value_problems(spec, key, value)
+    if values is None:
+        return lambda value: scalar(value) or not _value_problems(spec, key, value)
+    return lambda value: (
+        (value is None or (scalar(value) and value in values)) or not _value_problems(spec, key, value)
+    )
+
+
+class PayloadCheck:
+    """:func:`check_payload` and :func:`merge_payload` for one event from one state, prepared once.
+
+    A payload with no problem is recognized with a few lookups; one with any problem goes
+    through :func:`check_payload`, so every refusal lists exactly the reasons it lists.
+    """
+
+    __slots__ = ("_branches", "_checks", "_event", "_flow", "_keyed", "_required")
+
+    def __init__(self, flow: Flow, event: str, branches: Sequence[Transition]) -> None:
+        self._flow = flow
+        self._event = event
+        self._branches = tuple(branches)
+        accepted: set[str] = set().union(*(branch.fields for branch in branches))
+        self._checks = {key: _field_check(flow.fields[key]) for key in accepted if key in flow.fields}
+        self._required = tuple(
+            sorted(set(branches[0].requires).intersection(*(b.requires for b in branches[1:])))
+            if branches
+            else ()
+        )
+        self._keyed = frozenset(name for name, spec in flow.fields.items() if spec.key is not None)
+
+    def __call__(self, payload: Mapping[str, Any], size: int) -> list[Reason]:
+        """Every problem with ``payload``, as :func:`check_payload` gives them."""
+        if size <= MAX_PAYLOAD_BYTES and self._fine(payload):
+            return []
+        return check_payload(self._flow, self._event, self._branches, payload, size)
+
+    def _fine(self, payload: Mapping[str, Any]) -> bool:
+        checks = self._checks
+        for key, value in payload.items():
+            check = checks.get(key)
+            if check is None or not check(value):
+                return False
+        for key in self._required:
+            value = payload.get(key)
+            if value is None or value == "":
+                return False
+        return True
+
+    def merges(self, payload: Mapping[str, Any]) -> bool:
+        """Whether the payload may hold a keyed list, merged item by item rather than written as given."""
+        return bool(self._keyed) and not self._keyed.isdisjoint(payload)
+
+    def merge(self, data: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+        """:func:`merge_payload`: the data with the payload written in."""
+        if self.merges(payload):
+            return merge_payload(self._flow, data, payload)
+        return {**data, **payload}

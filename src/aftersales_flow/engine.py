@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,7 +21,8 @@ import attrs
 from aftersales_flow import errors
 from aftersales_flow._build import canonical_json
 from aftersales_flow._machine import CompiledFlow
-from aftersales_flow._payload import MAX_PAYLOAD_BYTES, apply_effects, check_payload, merge_payload
+from aftersales_flow._payload import MAX_PAYLOAD_BYTES, apply_effects
+from aftersales_flow._plan import BranchPlan, FlowPlan, PlanCache
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
 from aftersales_flow.checkpoint import Checkpoint
@@ -63,7 +64,9 @@ _REFUSALS: dict[str, type[errors.TransitionRefused]] = {
 }
 
 
-@attrs.frozen(kw_only=True)
+# _Decision and _Command are built on every command, so they are plain (not frozen) attrs
+# classes: a frozen one costs twice as much to build. Nothing changes them after they are built.
+@attrs.define(kw_only=True)
 class _Decision:
     """What the engine decided for one command, before anything is written."""
 
@@ -75,9 +78,11 @@ class _Decision:
     changes: Mapping[str, Any] = attrs.field(factory=dict)
     data: Mapping[str, Any] = attrs.field(factory=dict)
     guards: Mapping[str, bool] = attrs.field(factory=dict)
+    changes_text: str | None = None
+    """``changes`` as canonical JSON when already known (the payload's own text), else None."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class _Command:
     """One start or fire, with its arguments checked and the clock read once."""
 
@@ -93,6 +98,15 @@ class _Command:
     """The deadline this command fires, when a tick runs it."""
     payload_size: int = 0
     """The payload's size as canonical JSON (the text kept may be a digest of a too-large one)."""
+    at: str = ""
+    """``now`` as the audit trail writes it (ISO 8601, UTC); empty: format ``now`` when needed."""
+    deciding_only: bool = False
+    """True for :meth:`Engine.options`: decide, move nothing (the branch is read off the table)."""
+
+    @property
+    def at_text(self) -> str:
+        """``now`` as the audit trail writes it."""
+        return self.at or format_timestamp(self.now)
 
 
 def _role_reason(event: str, branches: Sequence[Transition], actor: Actor) -> Reason:
@@ -184,12 +198,16 @@ def _unless(guard: Guard, ctx: RuleContext, facts: dict[str, bool]) -> list[Reas
     ]
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""The characters of Unicode categories Cc (controls) and Cs (surrogates)."""
+
+
 def _check_text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
         raise errors.InvalidCommand(
             f"{what} must be non-empty text of at most {MAX_ID_LENGTH} characters (got {value!r})"
         )
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+    if _CONTROL.search(value) is not None:
         raise errors.InvalidCommand(f"{what} must not contain control characters (got {value!r})")
     return value
 
@@ -200,7 +218,23 @@ def _size(payload: Mapping[str, Any], text: str) -> int:
     return len(text)
 
 
+_CHECKED_ACTORS: dict[int, Actor] = {}
+"""Actors already found usable, by identity (an actor is frozen: once usable, always usable)."""
+
+
 def _check_actor(actor: object) -> Actor:
+    """An actor whose id, roles and optional fields are usable text."""
+    known = _CHECKED_ACTORS.get(id(actor))
+    if known is not None and known is actor:
+        return known
+    checked = _check_actor_fields(actor)
+    if len(_CHECKED_ACTORS) >= 256:
+        _CHECKED_ACTORS.clear()
+    _CHECKED_ACTORS[id(actor)] = checked
+    return checked
+
+
+def _check_actor_fields(actor: object) -> Actor:
     """An actor whose id, roles and optional fields are usable text."""
     if not isinstance(actor, Actor):
         raise errors.InvalidCommand(f"actor must be an af.Actor (got {type(actor).__name__})")
@@ -229,6 +263,40 @@ def _payload_text(payload: Mapping[str, Any]) -> str:
         digest = hashlib.sha256(text.encode()).hexdigest()
         return canonical_json({"too_large": {"bytes": len(text), "sha256": digest}})
     return text
+
+
+_ROLES_TEXT: dict[frozenset[str], str] = {}
+"""Role sets as the audit trail writes them, by set (actors repeat)."""
+
+
+def _roles_text(roles: frozenset[str]) -> str:
+    """The roles as canonical JSON: a sorted list."""
+    text = _ROLES_TEXT.get(roles)
+    if text is None:
+        if len(_ROLES_TEXT) >= 256:
+            _ROLES_TEXT.clear()
+        text = _ROLES_TEXT[roles] = canonical_json(sorted(roles))
+    return text
+
+
+_FACTS_TEXT: dict[tuple[tuple[str, bool], ...], str] = {}
+"""Guard outcomes as the audit trail writes them, by outcome (the same few recur endlessly)."""
+
+
+def _facts_text(facts: Mapping[str, bool]) -> str:
+    """The rule outcomes as canonical JSON."""
+    key = tuple(facts.items())
+    text = _FACTS_TEXT.get(key)
+    if text is None:
+        if len(_FACTS_TEXT) >= 1024:
+            _FACTS_TEXT.clear()
+        text = _FACTS_TEXT[key] = canonical_json(facts)
+    return text
+
+
+def _changes_text(decision: _Decision) -> str:
+    """The decision's changes as canonical JSON (the payload's own text when they are the payload)."""
+    return decision.changes_text if decision.changes_text is not None else canonical_json(decision.changes)
 
 
 def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
@@ -374,6 +442,7 @@ class Engine:
         self.clock: Clock = clock or system_clock
         self.vehicles = vehicles
         self._compiled: dict[str, CompiledFlow] = {}
+        self._plans = PlanCache()
 
     # --- commands ------------------------------------------------------------------------
 
@@ -406,6 +475,8 @@ class Engine:
 
     def _now(self) -> datetime:
         now = self.clock()
+        if type(now) is datetime and now.tzinfo is UTC:
+            return now  # what the checks below would give back unchanged
         if not isinstance(now, datetime):
             raise errors.InvalidCommand(f"the clock returned {now!r}, not a datetime; return aware UTC times")
         if now.tzinfo is None or now.utcoffset() is None:
@@ -460,7 +531,8 @@ class Engine:
         elif decision is None:
             decision = self._decide(start_flow, head, command)
         linked: list[_Linked] = []
-        if decision.refusal is None and decision.transition is not None:
+        transition = decision.transition
+        if decision.refusal is None and transition is not None and (transition.starts or transition.fires):
             linked, problems = self._plan_links(tx, decision, head, command, depth=0, pending={})
             if problems:
                 decision = attrs.evolve(
@@ -588,8 +660,10 @@ class Engine:
         flow, transition = decision.flow, decision.transition
         assert flow is not None
         assert transition is not None
-        current = tx.deadlines_of(command.instance_id) if head is not None else []
         specs = flow.states[transition.target].deadlines
+        if not specs and (head is None or self._plans[flow].keeps_no_deadlines(head.state, head.flow_hash)):
+            return  # nothing to set, and nothing stored to clear
+        current = tx.deadlines_of(command.instance_id) if head is not None else []
         if not specs and not current:
             return
         stayed = head is not None and head.state == transition.target
@@ -668,6 +742,7 @@ class Engine:
         elif not isinstance(payload, Mapping):
             raise errors.InvalidCommand(f"payload must be a mapping (got {type(payload).__name__})")
         payload_text = _payload_text(payload)
+        now = self._now()
         return _Command(
             instance_id=instance_id,
             event=event,
@@ -676,14 +751,15 @@ class Engine:
             payload_text=payload_text,
             expected_version=expected_version,
             idempotency_key=idempotency_key,
-            now=self._now(),
+            now=now,
             payload_size=_size(payload, payload_text),
+            at=format_timestamp(now),
         )
 
     def _next_head(self, decision: _Decision, head: Head | None, command: _Command, version: int) -> Head:
         assert decision.flow is not None
         assert decision.transition is not None
-        at = format_timestamp(command.now)
+        at = command.at_text
         return Head(
             id=command.instance_id,
             flow=decision.flow.name,
@@ -755,87 +831,116 @@ class Engine:
         self, flow: Flow, source: str | None, data: Mapping[str, Any], command: _Command
     ) -> _Decision:
         """Decide one command on a known head: the whole check, every reason collected."""
-        instance_id, event, actor, payload, now = (
-            command.instance_id,
-            command.event,
-            command.actor,
-            command.payload,
-            command.now,
-        )
-        branches = flow.branches(source, event)
-        if not branches:
+        plans = self._plans[flow]
+        plan = plans.event(source, command.event)
+        if plan is None:
             return _Decision(
                 flow=flow,
                 source=source,
                 refusal=errors.IllegalTransition,
-                reasons=(self._illegal_reason(flow, source, event),),
+                reasons=(self._illegal_reason(flow, source, command.event),),
             )
-        role_ok = [bool(actor.roles & b.roles) for b in branches]
+        event, actor, payload = command.event, command.actor, command.payload
+        held = actor.roles
+        role_ok = [not held.isdisjoint(branch.roles) for branch in plan.plans]
         reasons: list[Reason] = []
         refusal: type[errors.TransitionRefused] | None = None
         if not any(role_ok):
-            reasons.append(_role_reason(event, branches, actor))
+            reasons.append(_role_reason(event, plan.branches, actor))
             refusal = errors.RoleDenied
-        payload_reasons = check_payload(flow, event, branches, payload, command.payload_size)
+        payload_reasons = plan.payload(payload, command.payload_size)
+        usable = payload
         if payload_reasons:
             reasons.extend(payload_reasons)
             refusal = refusal or errors.PayloadRejected
-        # Guards still judge the rest of a faulty payload, so a refusal lists every problem.
-        usable = {k: v for k, v in payload.items() if k not in {r.field for r in payload_reasons}}
-        prospective = merge_payload(flow, data, usable)
+            # Guards still judge the rest of a faulty payload, so a refusal lists every problem.
+            faulty = {r.field for r in payload_reasons}
+            usable = {k: v for k, v in payload.items() if k not in faulty}
+        prospective = plan.payload.merge(data, usable)
         facts: dict[str, bool] = {}
         verdicts: list[bool] = []
         branch_effects: list[dict[str, Any]] = []
         per_branch: list[list[Reason]] = []
-        for branch, allowed_role in zip(branches, role_ok, strict=True):
-            ctx = RuleContext(
-                data=prospective,
-                before=data,
-                payload=payload,
-                params=flow.params,
-                now=now,
-                actor=actor,
-                instance_id=instance_id,
-                flow=flow.name,
-                state=source,
-                event=event,
-                target=branch.target,
-            )
+        for branch, allowed_role in zip(plan.plans, role_ok, strict=True):
             found: list[Reason] = []
-            if branch.guard is not None:
-                found.extend(evaluate(branch.guard, ctx, facts))
-            if branch.unless is not None:
-                found.extend(_unless(branch.unless, ctx, facts))
-            effects = apply_effects(branch, prospective, now)
-            if flow.invariants:
-                after = attrs.evolve(ctx, data={**prospective, **effects})
-                for invariant in flow.invariants:
-                    found.extend(evaluate(invariant, after, facts))
+            effects = apply_effects(branch.transition, prospective, command.now) if branch.effects else {}
+            if branch.needs_context:
+                found = self._judge(plans, branch, flow, source, data, prospective, effects, command, facts)
             branch_effects.append(effects)
             if not allowed_role and refusal is not errors.RoleDenied:
                 # Only this branch needs another role; say so, so that its reasons are never empty.
-                found.insert(0, _role_reason(event, [branch], actor))
+                found.insert(0, _role_reason(event, [branch.transition], actor))
             per_branch.append(found)
             verdicts.append(not found)
         if refusal is None:
-            chosen = self._compiled_for(flow).resolve(source, event, verdicts)
-            if chosen is not None:
-                index = branches.index(chosen)
+            index = self._choose(flow, source, event, verdicts, command.deciding_only)
+            if index is not None:
+                effects = branch_effects[index]
                 changes = {key: prospective[key] for key in payload}
-                changes.update(branch_effects[index])
+                changes_text = None
+                if effects:
+                    changes.update(effects)
+                elif not plan.payload.merges(payload):
+                    changes_text = command.payload_text  # the changes are the payload itself
                 return _Decision(
                     flow=flow,
                     source=source,
-                    transition=chosen,
+                    transition=plan.branches[index],
                     changes=changes,
-                    data={**prospective, **branch_effects[index]},
+                    data={**prospective, **effects} if effects else prospective,
                     guards=facts,
+                    changes_text=changes_text,
                 )
             refusal = errors.GuardRejected
         # Of several branches, the one closest to passing explains the refusal best.
         closest: list[Reason] = min(per_branch, key=len)
         reasons.extend(closest)
         return _Decision(flow=flow, source=source, refusal=refusal, reasons=_dedupe(reasons), guards=facts)
+
+    def _judge(
+        self,
+        plans: FlowPlan,
+        branch: BranchPlan,
+        flow: Flow,
+        source: str | None,
+        data: Mapping[str, Any],
+        prospective: dict[str, Any],
+        effects: dict[str, Any],
+        command: _Command,
+        facts: dict[str, bool],
+    ) -> list[Reason]:
+        """Every reason one branch's guard, ``unless`` and the flow's invariants give."""
+        ctx = RuleContext(
+            data=prospective,
+            before=data,
+            payload=command.payload,
+            params=flow.params,
+            now=command.now,
+            actor=command.actor,
+            instance_id=command.instance_id,
+            flow=flow.name,
+            state=source,
+            event=command.event,
+            target=branch.target,
+        )
+        found: list[Reason] = branch.guard(ctx, facts) if branch.guard is not None else []
+        if branch.unless is not None:
+            found.extend(_unless(branch.unless, ctx, facts))
+        if plans.invariants:
+            after = attrs.evolve(ctx, data={**prospective, **effects})
+            for invariant in plans.invariants:
+                found.extend(invariant(after, facts))
+        return found
+
+    def _choose(
+        self, flow: Flow, source: str | None, event: str, verdicts: list[bool], deciding_only: bool
+    ) -> int | None:
+        """Which branch the event takes: the flow's machine moves (options() reads it off the table)."""
+        if True not in verdicts:
+            return None  # no condition can hold: the machine stays where it is
+        if deciding_only:
+            return verdicts.index(True)  # the machine takes the first branch whose condition holds
+        return self._compiled_for(flow).choose(source, event, verdicts)
 
     def _illegal_reason(self, flow: Flow, source: str | None, event: str) -> Reason:
         if source is None:
@@ -861,15 +966,15 @@ class Engine:
             "target": decision.transition.target if accepted and decision.transition else None,
             "accepted": 1 if accepted else 0,
             "refusal": None if accepted else decision.refusal.__name__ if decision.refusal else None,
-            "reasons": canonical_json([r.to_dict() for r in decision.reasons]),
+            "reasons": canonical_json([r.to_dict() for r in decision.reasons]) if decision.reasons else "[]",
             "actor_id": actor.id,
-            "actor_roles": canonical_json(sorted(actor.roles)),
+            "actor_roles": _roles_text(actor.roles),
             "on_behalf_of": actor.on_behalf_of,
             "channel": actor.channel,
-            "at": format_timestamp(command.now),
+            "at": command.at_text,
             "payload": command.payload_text,
-            "changes": canonical_json(decision.changes),
-            "guards": canonical_json(decision.guards),
+            "changes": _changes_text(decision),
+            "guards": _facts_text(decision.guards),
             "idempotency_key": command.idempotency_key,
             "flow": flow.name if flow else (head.flow if head else ""),
             "flow_version": flow.version if flow else 0,
@@ -905,8 +1010,9 @@ class Engine:
         flow = self._flow_of(head)
         data = json.loads(head.data)
         now = self._now()
+        state = head.state
         result = []
-        for event in flow.events_from(head.state):
+        for event in self._plans[flow].events_from(state):
             command = _Command(
                 instance_id=instance_id,
                 event=event,
@@ -916,15 +1022,14 @@ class Engine:
                 expected_version=None,
                 idempotency_key=None,
                 now=now,
+                deciding_only=True,
             )
-            decision = self._evaluate(flow, head.state, data, command)
-            allowed = decision.refusal is None
-            target = (
-                decision.transition.target
-                if decision.transition
-                else flow.branches(head.state, event)[0].target
+            decision = self._evaluate(flow, state, data, command)
+            transition = decision.transition
+            target = transition.target if transition else flow.branches(state, event)[0].target
+            result.append(
+                Option(event=event, target=target, allowed=decision.refusal is None, reasons=decision.reasons)
             )
-            result.append(Option(event=event, target=target, allowed=allowed, reasons=decision.reasons))
         return result
 
     def history(self, instance_id: str) -> list[AuditEvent]:

@@ -13,7 +13,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +59,10 @@ _INSERT = (
     f"INSERT INTO events ({', '.join(CHAINED_COLUMNS)}, hash) "
     f"VALUES ({', '.join('?' for _ in CHAINED_COLUMNS)}, ?)"
 )
+_ROW_MIDDLE = CHAINED_COLUMNS[3:-1]
+"""The chained columns the engine gives (all but ``seq``, ``instance_id``, ``position``, ``prev_hash``)."""
+assert CHAINED_COLUMNS[:3] == ("seq", "instance_id", "position")
+assert CHAINED_COLUMNS[-1] == "prev_hash"
 _SELECT = f"SELECT {', '.join(_ROW_COLUMNS)} FROM events"
 _HEAD_COLUMNS = (
     "id",
@@ -103,6 +106,21 @@ def _deadline(values: tuple[Any, ...]) -> Deadline:
     return Deadline(**found)
 
 
+def _head_of(found: Sequence[Any]) -> Head:
+    """A head from the first nine values of a row (in ``_HEAD_COLUMNS`` order)."""
+    return Head(
+        id=found[0],
+        flow=found[1],
+        flow_version=found[2],
+        flow_hash=found[3],
+        state=found[4],
+        version=found[5],
+        data=found[6],
+        created_at=found[7],
+        updated_at=found[8],
+    )
+
+
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_ROW_COLUMNS, values, strict=True))
 
@@ -129,34 +147,100 @@ def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
     return StoreError(f"{path}: {text}; nothing was written")
 
 
+_READ_HEAD = (
+    f"SELECT {', '.join('h.' + c for c in _HEAD_COLUMNS)}, "
+    "(SELECT coalesce(max(seq), 0) + 1 FROM events), "
+    "(SELECT position FROM events WHERE instance_id = ?1 ORDER BY position DESC LIMIT 1), "
+    "(SELECT hash FROM events WHERE instance_id = ?1 ORDER BY position DESC LIMIT 1) "
+    "FROM (SELECT 1) LEFT JOIN instances AS h ON h.id = ?1"
+)
+"""An instance's head, its chain's tip (last position and hash) and the next ``seq``: one statement."""
+_READ_TIP = "SELECT position, hash FROM events WHERE instance_id = ? ORDER BY position DESC LIMIT 1"
+
+
 class _Transaction:
+    """One write transaction; it holds the database lock, so what it wrote itself it knows.
+
+    The heads it read or wrote, each chain's tip and the next ``seq`` are kept for the
+    transaction's life (a batch of commands reads none of them twice). Any SQLite error
+    forgets them, since SQLite may have rolled part or all of the transaction back.
+    """
+
     def __init__(self, conn: sqlite3.Connection, store: SQLiteStore) -> None:
         self.conn = conn
         self.store = store
+        self._heads: dict[str, Head | None] = {}
+        self._tips: dict[str, tuple[int, str]] = {}
+        self._next_seq: int | None = None
+
+    def _forget(self) -> None:
+        self._heads.clear()
+        self._tips.clear()
+        self._next_seq = None
 
     def find_key(self, key: str) -> Row | None:
         found = self.conn.execute(f"{_SELECT} WHERE idempotency_key = ?", (key,)).fetchone()
         return _row(found) if found else None
 
     def head(self, instance_id: str) -> Head | None:
-        return self.store._head(self.conn, instance_id)
+        heads = self._heads
+        if instance_id in heads:
+            return heads[instance_id]
+        try:
+            found = self.conn.execute(_READ_HEAD, (instance_id,)).fetchone()
+        except sqlite3.Error:
+            self._forget()
+            raise
+        head = None if found[0] is None else _head_of(found)
+        self._next_seq = found[9]
+        self._tips[instance_id] = (-1, GENESIS) if found[10] is None else (found[10], found[11])
+        heads[instance_id] = head
+        return head
+
+    def _tip(self, instance_id: str) -> tuple[int, str]:
+        """The chain's last (position, hash), or (-1, GENESIS) for a chain not begun."""
+        tip = self._tips.get(instance_id)
+        if tip is not None:
+            return tip
+        found = self.conn.execute(_READ_TIP, (instance_id,)).fetchone()
+        return (found[0], found[1]) if found else (-1, GENESIS)
 
     def append(self, row: Mapping[str, Any]) -> Row:
-        # The writer holds the database lock (BEGIN IMMEDIATE), so max(seq) + 1 is ours alone.
-        (next_seq,) = self.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()
-        last = self.conn.execute(
-            "SELECT position, hash FROM events WHERE instance_id = ? ORDER BY position DESC LIMIT 1",
-            (row["instance_id"],),
-        ).fetchone()
+        instance_id = row["instance_id"]
+        try:
+            # The writer holds the database lock (BEGIN IMMEDIATE), so max(seq) + 1 is ours alone.
+            seq = self._next_seq
+            if seq is None:
+                (seq,) = self.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()
+            last, prev_hash = self._tip(instance_id)
+            values = [
+                seq,
+                instance_id,
+                last + 1,
+                *[row[column] for column in _ROW_MIDDLE],
+                prev_hash,
+            ]
+            digest = row_hash(values)
+            values.append(digest)
+            self.conn.execute(_INSERT, values)
+        except sqlite3.Error:
+            self._forget()
+            raise
+        self._next_seq = seq + 1
+        self._tips[instance_id] = (last + 1, digest)
         full = dict(row)
-        full["seq"] = next_seq
-        full["position"], full["prev_hash"] = (last[0] + 1, last[1]) if last else (0, GENESIS)
-        values = [full[c] for c in CHAINED_COLUMNS]
-        full["hash"] = row_hash(values)
-        self.conn.execute(_INSERT, (*values, full["hash"]))
+        full["seq"], full["position"], full["prev_hash"], full["hash"] = seq, last + 1, prev_hash, digest
         return full
 
     def put_head(self, head: Head) -> None:
+        try:
+            self._put_head(head)
+        except sqlite3.Error:
+            self._forget()
+            raise
+        self._heads[head.id] = head
+
+    def _put_head(self, head: Head) -> None:
         if head.version > 1:  # the head exists: a plain update writes less than an upsert
             self.conn.execute(
                 "UPDATE instances SET flow = ?, flow_version = ?, flow_hash = ?, state = ?, version = ?, "
@@ -186,17 +270,25 @@ class _Transaction:
         return self.store._deadlines(self.conn, "WHERE instance_id = ?", (instance_id,))
 
     def set_deadlines(self, instance_id: str, deadlines: Sequence[Deadline]) -> None:
-        self.conn.execute("DELETE FROM deadlines WHERE instance_id = ?", (instance_id,))
-        self.conn.executemany(
-            f"INSERT INTO deadlines ({', '.join(_DEADLINE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [_deadline_values(d) for d in deadlines],
-        )
+        try:
+            self.conn.execute("DELETE FROM deadlines WHERE instance_id = ?", (instance_id,))
+            self.conn.executemany(
+                f"INSERT INTO deadlines ({', '.join(_DEADLINE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_deadline_values(d) for d in deadlines],
+            )
+        except sqlite3.Error:
+            self._forget()
+            raise
 
     def add_link(self, parent_id: str, parent_seq: int, child_id: str, child_seq: int, kind: str) -> None:
-        self.conn.execute(
-            "INSERT INTO links (parent_id, parent_seq, child_id, child_seq, kind) VALUES (?, ?, ?, ?, ?)",
-            (parent_id, parent_seq, child_id, child_seq, kind),
-        )
+        try:
+            self.conn.execute(
+                "INSERT INTO links (parent_id, parent_seq, child_id, child_seq, kind) VALUES (?, ?, ?, ?, ?)",
+                (parent_id, parent_seq, child_id, child_seq, kind),
+            )
+        except sqlite3.Error:
+            self._forget()
+            raise
 
     def ensure_flow(self, flow: Flow) -> None:
         if flow.content_hash in self.store._known_flows:
@@ -216,6 +308,21 @@ class _Transaction:
                 ),
             )
         self.store._pending_flows.add(flow.content_hash)
+
+
+class _Writing:
+    """The context of :meth:`SQLiteStore.write`: begin on entry; commit, or roll back on error."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> _Transaction:
+        return self._store._begin()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        self._store._end(error if kind is not None else None)
 
 
 class SQLiteStore:
@@ -389,10 +496,14 @@ class SQLiteStore:
 
     # --- writing -----------------------------------------------------------------------
 
-    @contextmanager
-    def write(self) -> Iterator[_Transaction]:
+    def write(self) -> _Writing:
         """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
-        with self._lock:
+        return _Writing(self)
+
+    def _begin(self) -> _Transaction:
+        """Take the lock and begin; the caller ends with :meth:`_end` (see :class:`_Writing`)."""
+        self._lock.acquire()
+        try:
             if self._reopen and self.path != ":memory:":
                 # A connection that met a read-only file stays read-only: open a new one, so the
                 # store writes again once the cause is gone.
@@ -404,17 +515,28 @@ class SQLiteStore:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._failed(exc) from None
-            try:
-                yield _Transaction(conn, self)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise self._failed(exc) from None
-            except BaseException:
-                self._rollback()
-                raise
-            self._known_flows |= self._pending_flows
-            self._pending_flows.clear()
+        except BaseException:
+            self._lock.release()
+            raise
+        return _Transaction(conn, self)
+
+    def _end(self, failed: BaseException | None) -> None:
+        """Commit (or, after ``failed``, roll back) the transaction :meth:`_begin` opened."""
+        try:
+            if failed is None:
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    raise self._failed(exc) from None
+                self._known_flows |= self._pending_flows
+                self._pending_flows.clear()
+                return
+            self._rollback()
+            if isinstance(failed, sqlite3.Error):
+                raise self._failed(failed) from None
+        finally:
+            self._lock.release()
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
         error = _store_error(exc, self.path)
@@ -443,7 +565,7 @@ class SQLiteStore:
         found = conn.execute(
             f"SELECT {', '.join(_HEAD_COLUMNS)} FROM instances WHERE id = ?", (instance_id,)
         ).fetchone()
-        return Head(**dict(zip(_HEAD_COLUMNS, found, strict=True))) if found else None
+        return _head_of(found) if found else None
 
     def head(self, instance_id: str) -> Head | None:
         """The instance's head, or None."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -185,3 +185,81 @@ def evaluate(guard: Guard, ctx: RuleContext, facts: dict[str, bool] | None = Non
         return []
     what = describe(guard.item, ctx.params)
     return [Reason(code="not", message=f"this must not be the case: {what}", rule=repr(guard))]
+
+
+Check = Callable[[RuleContext, "dict[str, bool] | None"], list[Reason]]
+"""A compiled guard: ``check(ctx, facts)`` gives exactly what ``evaluate(guard, ctx, facts)`` gives."""
+
+
+def compile_guard(guard: Guard) -> Check:
+    """``guard`` as a function of the context, with what :func:`evaluate` recomputes worked out once.
+
+    Each rule call's ``repr`` (its key in the audit record's ``guards``) and its arguments,
+    when they name no parameter, are fixed here; the reasons are those :func:`evaluate`
+    gives, word for word.
+    """
+    if isinstance(guard, RuleCall):
+        return _compile_call(guard)
+    if isinstance(guard, AllOf):
+        return _compile_all(tuple(compile_guard(item) for item in guard.items))
+    if isinstance(guard, AnyOf):
+        return _compile_any(guard, tuple(compile_guard(item) for item in guard.items))
+
+    def check(ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
+        return evaluate(guard, ctx, facts)
+
+    return check
+
+
+def _compile_call(call: RuleCall) -> Check:
+    key = repr(call)
+    name = call.name
+    function = call.spec.function
+    fixed = None if any(isinstance(value, ParamRef) for _, value in call.args) else dict(call.args)
+
+    def check(ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
+        try:
+            result = function(ctx, **(fixed if fixed is not None else call.resolve(ctx.params)))
+        except Exception as exc:  # noqa: BLE001 - a broken rule refuses (fails closed) and says why
+            if facts is not None:
+                facts[key] = False
+            message = f"the rule '{name}' could not be checked ({type(exc).__name__}: {exc})"
+            return [Reason(code=RULE_ERROR, message=message, rule=name)]
+        if result is None:
+            if facts is not None:
+                facts[key] = True
+            return []
+        messages = [result] if isinstance(result, str) else list(result)
+        if facts is not None:
+            facts[key] = not messages
+        return [Reason(code=name, message=m, rule=name) for m in messages]
+
+    return check
+
+
+def _compile_all(items: tuple[Check, ...]) -> Check:
+    def check(ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
+        reasons: list[Reason] = []
+        for item in items:
+            reasons.extend(item(ctx, facts))
+        return reasons
+
+    return check
+
+
+def _compile_any(guard: AnyOf, items: tuple[Check, ...]) -> Check:
+    rule = " | ".join(repr(i) for i in guard.items)
+
+    def check(ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
+        failures: list[list[Reason]] = []
+        for item in items:
+            found = item(ctx, facts)
+            if not found:
+                return []
+            failures.append(found)
+        message = "one of these must hold: " + "; or ".join(
+            ", ".join(r.message for r in found) for found in failures
+        )
+        return [Reason(code=failures[0][0].code, message=message, rule=rule)]
+
+    return check
