@@ -6,7 +6,8 @@ next to the shipped base flows in a scratch flows folder, loaded, and each flow 
 run under random commands (aftersales_flow.testing).
 
 Run it with pytest (``pytest examples/brand_property_test.py``) or as a program
-(``python examples/brand_property_test.py``). A dealer group does the same for its own folder:
+(``python examples/brand_property_test.py``); it needs hypothesis and pytest, the ``test`` extra
+(``pip install 'aftersales_flow[test]'``). A dealer group does the same for its own folder:
 change BRAND and BRANDS, and add ``examples=`` or ``hints=`` to reach states that need data
 only your own rules understand (docs/testing.md).
 """
@@ -17,12 +18,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
-from hypothesis import settings
-
 import aftersales_flow as af
 from aftersales_flow.paths import shipped_flows
-from aftersales_flow.testing import check_flow
+
+try:  # property tests need the 'test' extra (hypothesis, pytest); the package alone does not
+    import pytest
+    from hypothesis import settings
+
+    from aftersales_flow.testing import check_flow
+except ImportError as missing:
+    needs = "this example needs the 'test' extra: pip install 'aftersales_flow[test]'"
+    raise SystemExit(f"{missing}\n{needs}") from None
 
 BRAND = "lanshan"
 BRANDS = Path(__file__).resolve().parent / "brands"

@@ -111,6 +111,26 @@ def test_example_runs_and_prints_what_it_did(name: str, tmp_path: Path) -> None:
     assert left == []  # the examples write nothing into the working folder
 
 
+def test_brand_property_test_without_the_test_extra_says_what_to_install(tmp_path: Path) -> None:
+    """Without hypothesis and pytest (`pip install .` alone), the property-test example names the extra, no traceback."""
+    (tmp_path / "pytest.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'pytest'\", name='pytest')\n", encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "brand_property_test.py")],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "No module named 'pytest'\nthis example needs the 'test' extra: pip install 'aftersales_flow[test]'\n"
+    )
+
+
 # --- the outbox subscriber ----------------------------------------------------------------------
 
 
