@@ -1,9 +1,9 @@
 """Property-test a brand's own flows: every flow its overlays change, with the shipped rules.
 
 The brand is Lanshan, the example of docs/brand-overlays.md: its overlays live in
-``examples/brands/lanshan/``, outside the library, as a dealer group keeps its own. They are put
-next to the shipped base flows in a scratch flows folder, loaded, and each flow they change is
-run under random commands (aftersales_flow.testing).
+``examples/brands/lanshan/``, outside the library, as a dealer group keeps its own. They are
+loaded over the shipped base flows (``load_flows(..., brands=FOLDER)``), and each flow they
+change is run under random commands (aftersales_flow.testing).
 
 Run it with pytest (``pytest examples/brand_property_test.py``) or as a program
 (``python examples/brand_property_test.py``); it needs hypothesis and pytest, the ``test`` extra
@@ -14,8 +14,6 @@ only your own rules understand (docs/testing.md).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import aftersales_flow as af
@@ -34,17 +32,8 @@ BRAND = "lanshan"
 BRANDS = Path(__file__).resolve().parent / "brands"
 QUICK = settings(max_examples=10, stateful_step_count=20, deadline=None)
 
-
-def brand_flows(folder: Path) -> af.FlowSet:
-    """The shipped base flows with BRAND's overlays, loaded from a flows folder made in ``folder``."""
-    flows = folder / "flows"
-    shutil.copytree(shipped_flows(), flows, ignore=shutil.ignore_patterns("brands", "__*"))
-    shutil.copytree(BRANDS / BRAND, flows / "brands" / BRAND)
-    return af.load_flows(flows, brand=BRAND)
-
-
-with tempfile.TemporaryDirectory() as _scratch:
-    BRAND_FLOWS = brand_flows(Path(_scratch))  # frozen values: the folder is not needed afterwards
+BRAND_FLOWS = af.load_flows(shipped_flows(), brand=BRAND, brands=BRANDS)
+"""The shipped base flows with BRAND's overlays, read from this example's own brands folder."""
 OWN = sorted(flow.name for flow in BRAND_FLOWS if flow.brand == BRAND)
 
 

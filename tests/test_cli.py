@@ -162,6 +162,24 @@ def test_validate_names_the_flows_a_brand_changes(tmp_path: Path) -> None:
     assert "changes" not in plain.stdout
 
 
+def test_validate_reports_a_problem_once_when_a_file_is_given_alone_and_in_its_folder(tmp_path: Path) -> None:
+    """An overlay named on its own and inside the folder given with it: each problem line is printed once."""
+    folder = tmp_path / "flows"
+    shutil.copytree(FLOWS, folder, ignore=shutil.ignore_patterns("brands"))
+    overlay = folder / "brands" / "x" / "repair_order.yaml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(
+        "extends: repair_order\nbrand: x\nroles:\n  remove: [cashier]\ntransitions:\n  add:\n"
+        "    - {event: extra_pay, from: delivered, to: delivered, roles: [cashier]}\n",
+        encoding="utf-8",
+    )
+    result = run("validate", str(overlay), str(folder), "--brand", "x", cwd=tmp_path)
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if "names role 'cashier'" in line]
+    assert len(problems) == 1, result.stderr
+    assert problems[0].startswith(f"{overlay}:7:")
+
+
 LOAN_FLOW = """\
 flow: loan
 version: 1
@@ -608,3 +626,18 @@ def test_bad_arguments_and_missing_files(
     result = bad_runs[case]
     assert (result.returncode, needle in result.stderr) == (code, True), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_brand_kept_apart_from_the_flows_it_extends(tmp_path: Path) -> None:
+    """`--brand DIR` applies a brand's overlay folder kept outside the flows folder (a dealer group's)."""
+    group = tmp_path / "group" / "brands" / "faw"
+    shutil.copytree(FLOWS / "brands" / "faw", group)
+    result = run("validate", str(FLOWS), "--brand", str(group), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "brand faw changes follow_up_call, lost_customer_case, repair_order" in result.stdout
+    shown = run("show", "repair_order", "--brand", "group/brands/faw", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["brand"] == "faw"
+    missing = run("validate", str(FLOWS), "--brand", "group/brands/nope", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "group/brands/nope is not a folder of brand overlays" in missing.stderr

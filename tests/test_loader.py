@@ -249,3 +249,17 @@ def test_combined_errors_survive_pickling():
     single = pickle.loads(pickle.dumps(err.errors[0]))
     assert single.errors == (single,)
     assert str(single) == str(err.errors[0])
+
+
+def test_a_brand_folder_can_live_apart_from_the_base_flows(tmp_path):
+    """load_flows(..., brands=DIR) reads DIR/<brand>/ instead of <flows>/brands/<brand>/."""
+    import shutil
+
+    import aftersales_flow as af
+
+    shutil.copytree("flows/brands/faw", tmp_path / "faw")
+    apart = af.load_flows("flows", brand="faw", brands=tmp_path)
+    together = af.load_flows("flows", brand="faw")
+    assert {f.name: f.content_hash for f in apart} == {f.name: f.content_hash for f in together}
+    with pytest.raises(af.FlowDefinitionError, match=r"unknown brand 'baoya'.*brands: faw"):
+        af.load_flows("flows", brand="baoya", brands=tmp_path)

@@ -75,7 +75,10 @@ def db_option(*, creates: bool = False) -> Callable[[F], F]:
 def flows_options(function: F) -> F:
     """The ``--flows DIR`` and ``--brand NAME`` options of commands that need the flow definitions."""
     function = click.option(
-        "--brand", default=None, metavar="NAME", help="Apply this brand's overlays (flows/brands/NAME/)."
+        "--brand",
+        default=None,
+        metavar="NAME|DIR",
+        help="Apply this brand's overlays (flows/brands/NAME/, or a brand's folder kept elsewhere).",
     )(function)
     return click.option(
         "--flows",
@@ -169,15 +172,30 @@ def time_zone(ctx: click.Context, param: click.Parameter, value: str) -> ZoneInf
         ) from None
 
 
+def brand_folder(brand: str | None) -> tuple[str | None, Path | None]:
+    """``--brand``: a brand's name, or the path of a brand's overlay folder kept elsewhere.
+
+    ``--brand faw`` reads ``<flows>/brands/faw/``; ``--brand ../group/brands/lanshan`` (any
+    value with a path separator) reads that folder, for brand ``lanshan``.
+    """
+    if brand is None or ("/" not in brand and os.sep not in brand):
+        return brand, None
+    path = Path(brand)
+    if not path.is_dir():
+        raise click.BadParameter(f"{brand} is not a folder of brand overlays", param_hint="'--brand'")
+    return path.resolve().name, path.resolve().parent
+
+
 def flow_set(flows_dir: Path | None, brand: str | None) -> FlowSet:
     """The flows a command runs: ``flows_dir`` (default: the shipped ones) with ``brand``'s overlays."""
     folder = flows_dir if flows_dir is not None else shipped_flows()
-    if brand is not None and folder.is_dir() and brand not in available_brands(folder):
+    brand, brands = brand_folder(brand)
+    if brands is None and brand is not None and folder.is_dir() and brand not in available_brands(folder):
         known = ", ".join(available_brands(folder)) or "none"
         raise click.BadParameter(
             f"unknown brand {brand!r}; brands in {folder}: {known}", param_hint="'--brand'"
         )
-    return load_flows(folder, brand=brand)
+    return load_flows(folder, brand=brand, brands=brands)
 
 
 def pick_flow(name: str, flows_dir: Path | None, brand: str | None) -> Flow:

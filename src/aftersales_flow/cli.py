@@ -29,6 +29,7 @@ from aftersales_flow._cli_common import (
     SECRET_ENV,
     BadUse,
     CannotRun,
+    brand_folder,
     db_option,
     echo_json,
     flow_set,
@@ -116,26 +117,34 @@ def demo(db: str, synchronous: str, flows_dir: Path | None) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--brand", default=None, metavar="NAME", help="Apply this brand's overlays (for a flows folder)."
+    "--brand",
+    default=None,
+    metavar="NAME|DIR",
+    help="Apply this brand's overlays (for a flows folder): NAME under FOLDER/brands/, or a brand's folder.",
 )
 @rules_option
 def validate(paths: tuple[Path, ...], brand: str | None) -> None:
     """Validate flow files or flows folders; print every problem as file:line:col."""
     failed = False
+    shown: set[str] = set()  # a file given alone and inside its folder is reported once
     for path in paths:
         try:
             if path.is_dir():
-                flows = load_flows(path, brand=brand)
+                name, brands = brand_folder(brand)
+                flows = load_flows(path, brand=name, brands=brands)
                 names = ", ".join(flows.names)
-                changed = [flow.name for flow in flows if brand is not None and flow.brand == brand]
-                overlays = f"; brand {brand} changes {', '.join(changed) or 'none of them'}" if brand else ""
+                changed = [flow.name for flow in flows if name is not None and flow.brand == name]
+                overlays = f"; brand {name} changes {', '.join(changed) or 'none of them'}" if name else ""
                 click.echo(f"{path}: ok ({len(flows)} flows: {names}{overlays})")
             else:
                 flow = load_flow(path)
                 click.echo(f"{path}: ok ({flow.name} v{flow.version}, {len(flow.states)} states)")
         except FlowDefinitionError as exc:
             failed = True
-            click.echo(_with_hint(exc), err=True)
+            for line in _with_hint(exc).splitlines():
+                if line not in shown:
+                    shown.add(line)
+                    click.echo(line, err=True)
     sys.exit(EXIT_PROBLEMS if failed else EXIT_OK)
 
 

@@ -105,18 +105,26 @@ def load_flow(path: str | os.PathLike[str], *, rules: RuleRegistry | None = None
 
 def available_brands(directory: str | os.PathLike[str]) -> list[str]:
     """The brands with an overlay folder under ``directory/brands``."""
-    brands = Path(directory) / "brands"
+    return _brands_in(Path(directory) / "brands")
+
+
+def _brands_in(brands: Path) -> list[str]:
     return sorted(p.name for p in brands.iterdir() if p.is_dir()) if brands.is_dir() else []
 
 
 def load_flows(
-    directory: str | os.PathLike[str], brand: str | None = None, *, rules: RuleRegistry | None = None
+    directory: str | os.PathLike[str],
+    brand: str | None = None,
+    *,
+    rules: RuleRegistry | None = None,
+    brands: str | os.PathLike[str] | None = None,
 ) -> FlowSet:
     """Load every flow in ``directory``, with the overlays of ``brand`` applied.
 
-    Base flows are ``directory/*.yaml``; a brand's overlays are
-    ``directory/brands/<brand>/*.yaml``. Every file is checked, and the problems of all
-    files are raised together as one :class:`FlowDefinitionError`.
+    Base flows are ``directory/*.yaml``; a brand's overlays are ``<brands>/<brand>/*.yaml``,
+    where ``brands`` is ``directory/brands`` unless given: a dealer group can keep its brands'
+    overlays apart from the flows it extends (the shipped ones, say). Every file is checked,
+    and the problems of all files are raised together as one :class:`FlowDefinitionError`.
     """
     root = Path(directory)
     if not root.is_dir():
@@ -128,9 +136,10 @@ def load_flows(
     for path in _flow_files(root):
         folder.base(path)
     if brand is not None:
-        brand_dir = root / "brands" / brand
+        brands_root = Path(brands) if brands is not None else root / "brands"
+        brand_dir = brands_root / brand
         if not brand_dir.is_dir():
-            known = listing(available_brands(root))
+            known = listing(_brands_in(brands_root))
             raise FlowDefinitionError(
                 f"unknown brand {brand!r}: there is no such folder; brands: {known}",
                 file=os.fspath(brand_dir),
