@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from aftersales_flow._demo_week import Week, summary
+from aftersales_flow._demo_week import LOCAL, Week, local, summary
 from aftersales_flow.engine import Engine
 from aftersales_flow.errors import TransitionRefused
 from aftersales_flow.loader import load_flows
@@ -59,7 +59,7 @@ class _Walk:
         advance: str = "5m",
     ) -> bool:
         self.clock.advance(advance)
-        at = self.clock().strftime("%a %H:%M")
+        at = (self.clock() + LOCAL).strftime("%a %H:%M")
         try:
             if start is not None:
                 step = self.engine.start(start, instance_id, event=event, actor=actor, payload=payload)
@@ -92,12 +92,13 @@ def run_demo(
 ) -> VerifyReport:
     """Walk one repair order through the whole process on the store at ``db``; return verify()."""
     flows = load_flows(flows_dir or shipped_flows())
-    clock = SimulatedClock(datetime(2026, 11, 2, 8, 30, tzinfo=UTC))
+    clock = SimulatedClock(local(date(2026, 11, 2), 8, 30))  # Monday 08:30 at the dealer
     with SQLiteStore(db, synchronous=synchronous) as store:
         engine = Engine(flows, store, clock=clock)
         ro = _free_id(engine, "RO", 1001)
         walk = _Walk(engine, clock, echo)
         echo(f"aftersales_flow demo: repair order {ro} on {os.fspath(db)}")
+        echo("(times are the dealer's local time, Asia/Shanghai; the store keeps UTC)")
         _reception(walk, ro, clock)
         _repair(walk, ro, clock)
         _quality(walk, ro, clock)
@@ -436,9 +437,8 @@ def _delivery(walk: _Walk, ro: str, clock: SimulatedClock) -> None:
     )
     walk.note("Step 7: the order had rework, so it is always called back; its deadline draws it at once.")
     for step in walk.engine.tick():
-        walk.echo(
-            f"  {clock().strftime('%a %H:%M')}  tick     {step.event:<28} {step.source} -> {step.target}"
-        )
+        at = (clock() + LOCAL).strftime("%a %H:%M")
+        walk.echo(f"  {at}  tick     {step.event:<28} {step.source} -> {step.target}")
     for child in walk.engine.children(ro):
         walk.echo(f"               (started {walk.engine.instance(child).flow} {child})")
     walk.note(
