@@ -55,8 +55,15 @@ class CountingStore(SQLiteStore):
 
     def iter_events(self) -> Iterator[Row]:
         """Every audit row, grouped by instance, in chain order, counting as it goes."""
+        yield from self._counted(super().iter_events())
+
+    def scan_chains(self) -> Iterator[tuple[Any, ...]]:
+        """Every audit row as verification reads it, counting as it goes."""
+        return self._counted(super().scan_chains())
+
+    def _counted(self, rows: Iterator[Any]) -> Iterator[Any]:
         count = 0
-        for row in super().iter_events():
+        for row in rows:
             yield row
             count += 1
             if count == _BATCH and self.on_rows is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
+from aftersales_flow.errors import StoreError
 from aftersales_flow.store import Head, Row, Store
 from aftersales_flow.values import VerifyProblem, VerifyReport
 
@@ -152,6 +154,17 @@ def verify_rows(
         current.add(row)
     if current is not None:
         current.finish(heads.get(current.instance_id))
+    _missing(problems, seen, heads, checkpoint)
+    return VerifyReport(ok=not problems, checked=checked, instances=instances, problems=tuple(problems))
+
+
+def _missing(
+    problems: list[VerifyProblem],
+    seen: set[str],
+    heads: Mapping[str, Head],
+    checkpoint: Mapping[str, tuple[int, str]] | None,
+) -> None:
+    """Chains the checkpoint sealed that are gone, and heads without any audit event."""
     for instance_id in sorted(set(checkpoint or {}) - seen):
         count, _ = (checkpoint or {})[instance_id]
         problems.append(
@@ -170,10 +183,160 @@ def verify_rows(
                 message="the instance has a head but no audit events (its events were deleted)",
             )
         )
-    return VerifyReport(ok=not problems, checked=checked, instances=instances, problems=tuple(problems))
 
 
 def verify_store(store: Store, checkpoint: Mapping[str, tuple[int, str]] | None = None) -> VerifyReport:
-    """Verify every chain and head of ``store`` (and against a checkpoint's chains, when given)."""
+    """Verify every chain and head of ``store`` (and against a checkpoint's chains, when given).
+
+    A store that can (SQLite) is read in one pass in its own order (see :class:`_Walk`);
+    any other, or one holding what that pass cannot read, chain by chain.
+    """
+    if all(hasattr(store, name) for name in ("snapshot", "scan_chains", "scan_moves")):
+        try:
+            with store.snapshot():  # type: ignore[attr-defined]
+                heads = {head.id: head for head in store.iter_heads()}
+                report = _verify_scan(store, heads, checkpoint)
+        except StoreError:
+            report = None  # e.g. a value JSON cannot hold: the plain walk says what it is
+        if report is not None:
+            return report
     heads = {head.id: head for head in store.iter_heads()}
     return verify_rows(store.iter_events(), heads, checkpoint)
+
+
+_FLUSH = 16
+"""Changes texts a chain gathers before they are decoded together (fewer calls, little memory)."""
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner behind ``json.loads``: (value, end) of the JSON text at a position."""
+
+
+class _Walk:
+    """One pass over every row in global order, keeping per chain only what its end needs.
+
+    A chain is *clean* when its rows came in chain order (positions 0, 1, 2… as ``seq``
+    grows), each linking to the one before, hashing right, numbered right, with valid
+    changes. A clean chain walked in ``seq`` order is walked exactly as :func:`verify_rows`
+    walks it, and none of its rows has a problem, so only its end (length, head, checkpoint)
+    remains to check. Every other chain is *suspect* and is checked again, row by row, by
+    :class:`_ChainCheck`: its problems are word for word those :func:`verify_rows` reports.
+    """
+
+    def __init__(self, checkpoint: Mapping[str, tuple[int, str]] | None) -> None:
+        self.chains: dict[Any, list[Any]] = {}
+        """Per instance: [next position, last hash, version, last accepted seq, data, changes texts]."""
+        self.suspects: set[Any] = set()
+        self.rows = 0
+        # The checkpoint's sealed row of each chain: (its position, its hash).
+        self.sealed = {key: (count - 1, last) for key, (count, last) in (checkpoint or {}).items()}
+
+    def walk(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Follow every row (see :meth:`SQLiteStore.scan_chains` for the columns).
+
+        The loop is the hot path of verification, so it is kept flat.
+        """
+        chains, suspects, sealed, flush = self.chains, self.suspects, self.sealed, self._flush
+        digest = hashlib.sha256
+        count = 0
+        for instance_id, position, prev_hash, hash_, hashed, seq, accepted, version, plain, changes in rows:
+            count += 1
+            chain = chains.get(instance_id)
+            if chain is None:
+                chain = chains[instance_id] = [0, GENESIS, 0, 0, {}, []]
+            if (
+                position != chain[0]
+                or prev_hash != chain[1]
+                or plain != 1
+                or digest(hashed.encode()).hexdigest() != hash_
+            ):
+                suspects.add(instance_id)
+            if accepted:
+                chain[2] += 1
+                if version != chain[2]:
+                    suspects.add(instance_id)
+                chain[3] = seq
+                texts = chain[5]
+                texts.append(changes)
+                if len(texts) == _FLUSH:
+                    flush(instance_id, chain)
+            elif version is not None:
+                suspects.add(instance_id)
+            if sealed:
+                mark = sealed.get(instance_id)
+                if mark is not None and mark[0] == position and mark[1] != hash_:
+                    suspects.add(instance_id)
+            chain[0] = position + 1 if type(position) is int else -1
+            chain[1] = hash_
+        self.rows = count
+
+    def _flush(self, instance_id: Any, chain: list[Any]) -> None:
+        """Decode a chain's gathered changes at once and write them into its data, in order.
+
+        Each text is valid JSON on its own (SQLite said so), so the array of them decodes
+        to exactly the values decoding each would give.
+        """
+        texts, data = chain[5], chain[4]
+        try:
+            joined = "[" + ",".join(texts) + "]"
+            try:
+                changes, end = _scan_json(joined, 0)  # json.loads without its wrapping
+            except StopIteration:
+                end = -1
+            if end != len(joined):
+                changes = json.loads(joined)
+            if len(changes) != len(texts):
+                raise ValueError("changes do not split as written")  # noqa: TRY301 - one way out
+            for change in changes:
+                data.update(change)
+        except (TypeError, ValueError):
+            self.suspects.add(instance_id)
+        texts.clear()
+
+    def ending(
+        self, instance_id: str, last: tuple[Any, ...] | None, problems: list[VerifyProblem]
+    ) -> _ChainCheck | None:
+        """A clean chain's walk as :class:`_ChainCheck` would have left it, or None if it is not clean.
+
+        ``last`` is the chain's last accepted row's (target, flow, flow version, flow hash).
+        """
+        chain = self.chains[instance_id]
+        if chain[5]:
+            self._flush(instance_id, chain)
+        if instance_id in self.suspects:
+            return None
+        check = _ChainCheck(instance_id, problems)
+        check.expected_position = chain[0]
+        check.version = chain[2]
+        check.data = chain[4]
+        if last is not None:
+            check.state, check.flow, check.flow_version, check.flow_hash = last
+        return check
+
+
+def _verify_scan(
+    store: Any, heads: dict[str, Head], checkpoint: Mapping[str, tuple[int, str]] | None
+) -> VerifyReport | None:
+    """:func:`verify_rows` over a store's rows read in ``seq`` order (see :class:`_Walk`).
+
+    Returns None when the store holds something the fast walk cannot order like the plain
+    walk (an instance id that is not text); the caller then walks the plain way.
+    """
+    walk = _Walk(checkpoint)
+    walk.walk(store.scan_chains())
+    seen = list(walk.chains)
+    if any(type(instance_id) is not str for instance_id in seen):
+        return None
+    clean = {walk.chains[i][3]: i for i in seen if i not in walk.suspects and walk.chains[i][3]}
+    lasts = {clean[seq]: move for seq, *move in store.scan_moves(clean)}
+    problems: list[VerifyProblem] = []
+    for instance_id in sorted(seen):
+        check = walk.ending(instance_id, lasts.get(instance_id), problems)
+        sealed = (checkpoint or {}).get(instance_id)
+        if check is None:
+            check = _ChainCheck(instance_id, problems)
+            check.expected = sealed
+            for row in store.events(instance_id):
+                check.add(row)
+        check.expected = sealed
+        check.finish(heads.get(instance_id))
+    _missing(problems, set(seen), heads, checkpoint)
+    return VerifyReport(ok=not problems, checked=walk.rows, instances=len(seen), problems=tuple(problems))

@@ -12,7 +12,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,6 +156,16 @@ _READ_HEAD = (
     "FROM (SELECT 1) LEFT JOIN instances AS h ON h.id = ?1"
 )
 """An instance's head, its chain's tip (last position and hash) and the next ``seq``: one statement."""
+_SCAN = (
+    "SELECT instance_id, position, prev_hash, hash, "
+    f"json_array({', '.join(CHAINED_COLUMNS)}), seq, accepted, version, "
+    "typeof(flow_version) = 'integer' AND typeof(accepted) = 'integer' "
+    "AND (NOT accepted OR coalesce(json_valid(changes), 0)), "
+    "CASE WHEN accepted THEN changes END FROM events ORDER BY seq"
+)
+"""What verification reads of every row (see :meth:`SQLiteStore.scan_chains`)."""
+_DECLARED = {name: "INTEGER" if kind is int else "TEXT" for name, kind in _EVENT_COLUMNS.items()}
+"""The declared type of each audit column, as the schema creates it."""
 _READ_TIP = "SELECT position, hash FROM events WHERE instance_id = ? ORDER BY position DESC LIMIT 1"
 
 
@@ -589,7 +600,66 @@ class SQLiteStore:
     def iter_heads(self) -> Iterator[Head]:
         """Every instance head, by id."""
         for values in self._read(f"SELECT {', '.join(_HEAD_COLUMNS)} FROM instances ORDER BY id"):
-            yield Head(**dict(zip(_HEAD_COLUMNS, values, strict=True)))
+            yield _head_of(values)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside the block see one state of the store (one read transaction).
+
+        No writer sharing this store object runs meanwhile.
+        """
+        with self._lock:
+            began = not self._conn.in_transaction
+            try:
+                if began:
+                    self._conn.execute("BEGIN")
+                yield
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+            finally:
+                if began:
+                    self._end_read()
+
+    def _end_read(self) -> None:
+        """End the read transaction :meth:`snapshot` began (it wrote nothing: no outcome to report)."""
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:  # pragma: no cover - the connection is already unusable
+            pass
+
+    def scan_moves(self, seqs: Iterable[int]) -> Iterator[tuple[Any, ...]]:
+        """``(seq, target, flow, flow_version, flow_hash)`` of the audit rows numbered ``seqs``."""
+        wanted = list(seqs)
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                yield from self._read(
+                    f"SELECT seq, target, flow, flow_version, flow_hash FROM events WHERE seq IN ({marks})",
+                    tuple(chunk),
+                )
+
+    def scan_chains(self) -> Iterator[tuple[Any, ...]]:
+        """Every audit row in global (``seq``) order, as the tuple :func:`verify_store` reads.
+
+        ``(instance_id, position, prev_hash, hash, hashed, seq, accepted, version, plain,
+        changes)``: ``hashed`` is the chained columns as a JSON array made by SQLite (the text
+        the row's hash covers, when SQLite writes the values as the chain does); ``plain``
+        is 1 when ``accepted`` and ``flow_version`` are whole numbers and an accepted row's
+        ``changes`` are valid JSON; ``changes`` is given for accepted rows only. Rows are read
+        one by one, walking the table in its own order. Iterate inside :meth:`snapshot`: the
+        cursor is SQLite's own, so an error while reading raises ``sqlite3.Error``.
+        """
+        with self._lock:
+            try:
+                declared = {row[1]: row[2].upper() for row in self._conn.execute("PRAGMA table_info(events)")}
+                if declared != _DECLARED:
+                    # The walk relies on the column types (a TEXT column cannot hold a number).
+                    raise StoreError(f"{self.path}: the events table is not the one this library creates")
+                return self._conn.execute(_SCAN)
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
 
     def events_since(self, seq: int, limit: int = 1000) -> list[Row]:
         """Audit rows after ``seq``, oldest first: the outbox subscribers read."""
