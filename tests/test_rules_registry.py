@@ -384,3 +384,16 @@ def test_af_rule_refuses_shadowing_a_shipped_rule() -> None:
     spec = DEFAULT_REGISTRY.get("signed")
     assert spec is not None
     assert spec.function is dealership.signed
+
+
+def test_a_description_names_the_default_of_an_argument_not_given() -> None:
+    """A rule's description fills in a parameter's default when the flow leaves the argument out."""
+    from aftersales_flow.rules import DEFAULT_REGISTRY
+
+    spec = DEFAULT_REGISTRY.get("signed")
+    assert spec.describe({"field": "work_order_signature"}) == (
+        "'work_order_signature' is signed by the customer"
+    )
+    assert spec.describe({"field": "qc_sign_off", "signer_role": "qc_inspector"}) == (
+        "'qc_sign_off' is signed by the qc_inspector"
+    )

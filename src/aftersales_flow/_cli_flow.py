@@ -6,13 +6,11 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aftersales_flow._cli_common import CannotRun
 from aftersales_flow.model import Flow, Transition, thaw
-from aftersales_flow.reference import _due_text, _then
-from aftersales_flow.rules._expr import AllOf, AnyOf, Explained, Guard, Not, describe
+from aftersales_flow.reference import _due_text, _then, guard_demands, guard_text
 from aftersales_flow.states.deadline import DeadlineSpec
 
 if TYPE_CHECKING:  # rich is imported by the commands that draw tables: the others start faster
@@ -54,40 +52,8 @@ def _say(word: str, lang: str) -> str:
     return _HEADINGS.get(lang, {}).get(word, word)
 
 
-def guard_demands(guard: Guard, params: Mapping[str, Any]) -> str:
-    """What ``guard`` demands, in words.
-
-    A guard's ``message`` is the author's wording of its failure ("the customer's name is not
-    recorded"): shown as a condition it would read as its opposite, so the rules it wraps are
-    described instead.
-    """
-    if isinstance(guard, Explained):
-        return guard_demands(guard.item, params)
-    if isinstance(guard, Not):
-        return f"not ({guard_demands(guard.item, params)})"
-    if isinstance(guard, AllOf | AnyOf):
-        joiner = " and " if isinstance(guard, AllOf) else " or "
-        parts = [guard_demands(item, params) for item in guard.items]
-        return joiner.join(
-            f"({part})" if isinstance(_unwrapped(item), AllOf | AnyOf) else part
-            for item, part in zip(guard.items, parts, strict=True)
-        )
-    return describe(guard, params)
-
-
-def _unwrapped(guard: Guard) -> Guard:
-    while isinstance(guard, Explained):
-        guard = guard.item
-    return guard
-
-
 def _guard(transition: Transition, flow: Flow) -> str | None:
-    parts = []
-    if transition.guard is not None:
-        parts.append(guard_demands(transition.guard, flow.params))
-    if transition.unless is not None:
-        parts.append(f"unless {guard_demands(transition.unless, flow.params)}")
-    return "; ".join(parts) or None
+    return guard_text(transition, flow.params) or None
 
 
 def _plain(text: str) -> str:

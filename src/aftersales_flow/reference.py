@@ -14,7 +14,7 @@ from aftersales_flow.loader import available_brands, load_flows
 from aftersales_flow.model import Flow, FlowSet, Transition, thaw
 from aftersales_flow.paths import shipped_flows
 from aftersales_flow.rules import DEFAULT_REGISTRY, RuleRegistry
-from aftersales_flow.rules._expr import describe
+from aftersales_flow.rules._expr import AllOf, AnyOf, Explained, Guard, Not, describe
 from aftersales_flow.states.deadline import DeadlineSpec, ParamValue
 
 RULES_HEADER = """\
@@ -71,13 +71,45 @@ def _value(value: Any) -> str:
     return _cell(json.dumps(thaw(value), ensure_ascii=False))
 
 
-def _guard_text(transition: Transition, params: Mapping[str, Any]) -> str:
+def guard_demands(guard: Guard, params: Mapping[str, Any]) -> str:
+    """What ``guard`` demands, in words.
+
+    A guard's ``message`` is the author's wording of its failure ("the customer's name is not
+    recorded"): shown as a condition it would read as its opposite, so the rules it wraps are
+    described instead.
+    """
+    if isinstance(guard, Explained):
+        return guard_demands(guard.item, params)
+    if isinstance(guard, Not):
+        return f"not ({guard_demands(guard.item, params)})"
+    if isinstance(guard, AllOf | AnyOf):
+        joiner = " and " if isinstance(guard, AllOf) else " or "
+        parts = [guard_demands(item, params) for item in guard.items]
+        return joiner.join(
+            f"({part})" if isinstance(_unwrapped(item), AllOf | AnyOf) else part
+            for item, part in zip(guard.items, parts, strict=True)
+        )
+    return describe(guard, params)
+
+
+def _unwrapped(guard: Guard) -> Guard:
+    while isinstance(guard, Explained):
+        guard = guard.item
+    return guard
+
+
+def guard_text(transition: Transition, params: Mapping[str, Any]) -> str:
+    """What a transition's guard and ``unless`` demand, in words ("" without either)."""
     parts = []
     if transition.guard is not None:
-        parts.append(describe(transition.guard, params))
+        parts.append(guard_demands(transition.guard, params))
     if transition.unless is not None:
-        parts.append(f"unless {describe(transition.unless, params)}")
-    return _cell("; ".join(parts)) or "—"
+        parts.append(f"unless {guard_demands(transition.unless, params)}")
+    return "; ".join(parts)
+
+
+def _guard_text(transition: Transition, params: Mapping[str, Any]) -> str:
+    return _cell(guard_text(transition, params)) or "—"
 
 
 def _setting_text(value: Any, unit: str | None) -> str:
@@ -173,12 +205,12 @@ def render_flow(flow: Flow, *, source: str | None = None) -> str:
         ]
         out += [
             f"| `{spec.state}` | `{spec.name}` | {_cell(_due_text(spec))} | {_then(spec)} "
-            f"| {_cell(describe(spec.when, flow.params)) if spec.when else '—'} |"
+            f"| {_cell(guard_demands(spec.when, flow.params)) if spec.when else '—'} |"
             for spec in deadlines
         ]
     if flow.invariants:
         out += ["", "## Invariants (checked on every event)", ""]
-        out += [f"- {_cell(describe(guard, flow.params))}" for guard in flow.invariants]
+        out += [f"- {_cell(guard_demands(guard, flow.params))}" for guard in flow.invariants]
     out += ["", "## Roles", "", ", ".join(f"`{role}`" for role in sorted(flow.roles))]
     out += ["", "## Parameters", "", "| parameter | value |", "|---|---|"]
     out += [f"| `{name}` | {_value(value)} |" for name, value in sorted(flow.params.items())]

@@ -105,11 +105,20 @@ class RuleSpec:
         return self.required | self.optional
 
     def describe(self, args: Mapping[str, Any]) -> str:
-        """The description with the arguments filled in where it names them."""
+        """The description with the arguments (or the defaults of those not given) filled in."""
         try:
-            return self.description.format_map(_Defaulting(args))
+            return self.description.format_map(_Defaulting({**_defaults(self.function), **args}))
         except (ValueError, IndexError, AttributeError):
             return self.description
+
+
+def _defaults(function: RuleFunction) -> dict[str, Any]:
+    """The keyword parameters of a rule function that have a default, with it."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 class _Defaulting(dict[str, Any]):
