@@ -278,6 +278,11 @@ class PayloadCheck:
                 return False
         return True
 
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The fields every branch of the event requires."""
+        return self._required
+
     def merges(self, payload: Mapping[str, Any]) -> bool:
         """Whether the payload may hold a keyed list, merged item by item rather than written as given."""
         return bool(self._keyed) and not self._keyed.isdisjoint(payload)

@@ -34,13 +34,14 @@ class BranchPlan:
 class EventPlan:
     """An event from one state (``source is None``: a start event) and its branches, in order."""
 
-    __slots__ = ("branches", "event", "payload", "plans", "source")
+    __slots__ = ("branches", "event", "payload", "plans", "roles", "source")
 
     def __init__(self, flow: Flow, source: str | None, event: str, branches: tuple[Transition, ...]) -> None:
         self.source = source
         self.event = event
         self.branches = branches
         self.plans = tuple(BranchPlan(branch, bool(flow.invariants)) for branch in branches)
+        self.roles = tuple(branch.roles for branch in branches)
         self.payload = PayloadCheck(flow, event, branches)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,7 +186,7 @@ def _key_reused(prior: Row, head: Head | None, flows: FlowSet) -> _Decision:
     )
 
 
-def _unless(guard: Guard, ctx: RuleContext, facts: dict[str, bool]) -> list[Reason]:
+def _unless(guard: Guard, ctx: RuleContext, facts: dict[str, bool] | None) -> list[Reason]:
     """Reasons an ``unless`` refuses: it holds, or one of its rules could not be checked."""
     found = evaluate(guard, ctx, facts)
     if rule_errors(found):
@@ -202,7 +202,22 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 """The characters of Unicode categories Cc (controls) and Cs (surrogates)."""
 
 
+_CHECKED_TEXTS: set[str] = set()
+"""Ids, event names and keys already found usable (the same few recur on every command)."""
+
+
 def _check_text(value: object, what: str) -> str:
+    if type(value) is str and value in _CHECKED_TEXTS:
+        return value
+    text = _check_new_text(value, what)
+    if type(text) is str:
+        if len(_CHECKED_TEXTS) >= 4096:
+            _CHECKED_TEXTS.clear()
+        _CHECKED_TEXTS.add(text)
+    return text
+
+
+def _check_new_text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
         raise errors.InvalidCommand(
             f"{what} must be non-empty text of at most {MAX_ID_LENGTH} characters (got {value!r})"
@@ -297,6 +312,21 @@ def _facts_text(facts: Mapping[str, bool]) -> str:
 def _changes_text(decision: _Decision) -> str:
     """The decision's changes as canonical JSON (the payload's own text when they are the payload)."""
     return decision.changes_text if decision.changes_text is not None else canonical_json(decision.changes)
+
+
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner behind ``json.loads``: (value, end) of the JSON text at a position."""
+
+
+def _load_data(text: str) -> Any:
+    """``json.loads(text)`` for a head's data, without the wrapping around the C scanner."""
+    if type(text) is not str:
+        return json.loads(text)
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
 
 
 def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
@@ -739,7 +769,7 @@ class Engine:
             raise errors.InvalidCommand(f"expected_version must be a whole number (got {expected_version!r})")
         if payload is None:
             payload = {}
-        elif not isinstance(payload, Mapping):
+        elif type(payload) is not dict and not isinstance(payload, Mapping):
             raise errors.InvalidCommand(f"payload must be a mapping (got {type(payload).__name__})")
         payload_text = _payload_text(payload)
         now = self._now()
@@ -753,7 +783,7 @@ class Engine:
             idempotency_key=idempotency_key,
             now=now,
             payload_size=_size(payload, payload_text),
-            at=format_timestamp(now),
+            at=now.isoformat(),  # format_timestamp(now): now is in UTC already
         )
 
     def _next_head(self, decision: _Decision, head: Head | None, command: _Command, version: int) -> Head:
@@ -825,7 +855,7 @@ class Engine:
                 rule="expected_version",
             )
             return _Decision(flow=flow, source=head.state, refusal=errors.VersionConflict, reasons=(reason,))
-        return self._evaluate(flow, head.state, json.loads(head.data), command)
+        return self._evaluate(flow, head.state, _load_data(head.data), command)
 
     def _evaluate(
         self, flow: Flow, source: str | None, data: Mapping[str, Any], command: _Command
@@ -841,11 +871,10 @@ class Engine:
                 reasons=(self._illegal_reason(flow, source, command.event),),
             )
         event, actor, payload = command.event, command.actor, command.payload
-        held = actor.roles
-        role_ok = [not held.isdisjoint(branch.roles) for branch in plan.plans]
+        denied = list(map(actor.roles.isdisjoint, plan.roles))  # per branch: the actor holds none
         reasons: list[Reason] = []
         refusal: type[errors.TransitionRefused] | None = None
-        if not any(role_ok):
+        if False not in denied:
             reasons.append(_role_reason(event, plan.branches, actor))
             refusal = errors.RoleDenied
         payload_reasons = plan.payload(payload, command.payload_size)
@@ -861,13 +890,13 @@ class Engine:
         verdicts: list[bool] = []
         branch_effects: list[dict[str, Any]] = []
         per_branch: list[list[Reason]] = []
-        for branch, allowed_role in zip(plan.plans, role_ok, strict=True):
+        for branch, role_denied in zip(plan.plans, denied, strict=True):
             found: list[Reason] = []
             effects = apply_effects(branch.transition, prospective, command.now) if branch.effects else {}
             if branch.needs_context:
                 found = self._judge(plans, branch, flow, source, data, prospective, effects, command, facts)
             branch_effects.append(effects)
-            if not allowed_role and refusal is not errors.RoleDenied:
+            if role_denied and refusal is not errors.RoleDenied:
                 # Only this branch needs another role; say so, so that its reasons are never empty.
                 found.insert(0, _role_reason(event, [branch.transition], actor))
             per_branch.append(found)
@@ -876,12 +905,13 @@ class Engine:
             index = self._choose(flow, source, event, verdicts, command.deciding_only)
             if index is not None:
                 effects = branch_effects[index]
-                changes = {key: prospective[key] for key in payload}
                 changes_text = None
-                if effects:
+                if effects or plan.payload.merges(payload):
+                    changes = {key: prospective[key] for key in payload}
                     changes.update(effects)
-                elif not plan.payload.merges(payload):
-                    changes_text = command.payload_text  # the changes are the payload itself
+                else:  # the data took the payload as given: the changes are the payload itself
+                    changes = dict(payload)
+                    changes_text = command.payload_text
                 return _Decision(
                     flow=flow,
                     source=source,
@@ -1001,36 +1031,110 @@ class Engine:
             data=json.loads(head.data),
         )
 
-    def options(self, instance_id: str, actor: Actor) -> list[Option]:
+    def options(self, instance: str | Instance, actor: Actor) -> list[Option]:
         """What ``actor`` can do now: each event from the current state, allowed or with reasons.
 
         Evaluated as if the event carried no payload, so required fields show up as reasons.
+        ``instance`` is an instance id (its head is read from the store) or an
+        :class:`Instance` already in hand (from :meth:`instance`), decided on as it is: a
+        screen showing an order and its next steps reads the order once. Either way the
+        answer is advice; :meth:`fire` decides again on the stored head.
         """
-        head = self._head(instance_id)
-        flow = self._flow_of(head)
-        data = json.loads(head.data)
+        if isinstance(instance, Instance):
+            instance_id, state, data = instance.id, instance.state, instance.data
+            flow = self.flows[instance.flow]
+        else:
+            head = self._head(instance)
+            instance_id, flow, state, data = instance, self._flow_of(head), head.state, _load_data(head.data)
+        plans = self._plans[flow]
         now = self._now()
-        state = head.state
+        quick = type(self)._evaluate is Engine._evaluate  # the table decides as _evaluate does
         result = []
-        for event in self._plans[flow].events_from(state):
-            command = _Command(
-                instance_id=instance_id,
-                event=event,
-                actor=actor,
-                payload={},
-                payload_text="{}",
-                expected_version=None,
-                idempotency_key=None,
-                now=now,
-                deciding_only=True,
-            )
-            decision = self._evaluate(flow, state, data, command)
-            transition = decision.transition
-            target = transition.target if transition else flow.branches(state, event)[0].target
-            result.append(
-                Option(event=event, target=target, allowed=decision.refusal is None, reasons=decision.reasons)
-            )
+        command: _Command | None = None
+        for event in plans.events_from(state):
+            option = self._allowed(plans, instance_id, state, data, event, actor, now) if quick else None
+            if option is None:
+                if command is None:
+                    command = _Command(
+                        instance_id=instance_id,
+                        event=event,
+                        actor=actor,
+                        payload={},
+                        payload_text="{}",
+                        expected_version=None,
+                        idempotency_key=None,
+                        now=now,
+                        deciding_only=True,
+                    )
+                command.event = event  # one command, asked of each event in turn
+                option = self._option(flow, state, data, command)
+            result.append(option)
         return result
+
+    def _option(self, flow: Flow, state: str, data: Mapping[str, Any], command: _Command) -> Option:
+        """One event's option, with every reason when it is refused."""
+        decision = self._evaluate(flow, state, data, command)
+        transition = decision.transition
+        target = transition.target if transition else flow.branches(state, command.event)[0].target
+        return Option(
+            event=command.event, target=target, allowed=decision.refusal is None, reasons=decision.reasons
+        )
+
+    def _allowed(
+        self,
+        plans: FlowPlan,
+        instance_id: str,
+        state: str,
+        data: Mapping[str, Any],
+        event: str,
+        actor: Actor,
+        now: datetime,
+    ) -> Option | None:
+        """The option of an event the actor may take now, read off the flow's tables; None otherwise.
+
+        The branch :meth:`_evaluate` would choose is the first one whose roles include one of
+        the actor's and whose rules all hold; no reason is needed when there is one. When
+        there is none (or a required field is missing), None: :meth:`_option` says why.
+        """
+        plan = plans.event(state, event)
+        if plan is None or plan.payload.required:
+            return None
+        flow = plans.flow
+        prospective = {**data}
+        for branch in plan.plans:
+            if actor.roles.isdisjoint(branch.roles):
+                continue
+            if branch.needs_context:
+                ctx = RuleContext(
+                    data=prospective,
+                    before=data,
+                    payload={},
+                    params=flow.params,
+                    now=now,
+                    actor=actor,
+                    instance_id=instance_id,
+                    flow=flow.name,
+                    state=state,
+                    event=event,
+                    target=branch.target,
+                )
+                if branch.guard is not None and branch.guard(ctx, None):
+                    continue
+                if branch.unless is not None and _unless(branch.unless, ctx, None):
+                    continue
+                if plans.invariants and not self._invariants_hold(plans, branch, ctx, prospective, now):
+                    continue
+            return Option(event=event, target=branch.target, allowed=True)
+        return None
+
+    @staticmethod
+    def _invariants_hold(
+        plans: FlowPlan, branch: BranchPlan, ctx: RuleContext, prospective: dict[str, Any], now: datetime
+    ) -> bool:
+        """Whether the flow's invariants hold on the data as the branch would leave it."""
+        effects = apply_effects(branch.transition, prospective, now) if branch.effects else {}
+        after = attrs.evolve(ctx, data={**prospective, **effects})
+        return not any(invariant(after, None) for invariant in plans.invariants)
 
     def history(self, instance_id: str) -> list[AuditEvent]:
         """Every audit event of the instance in order, refused attempts included."""

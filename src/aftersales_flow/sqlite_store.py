@@ -76,6 +76,7 @@ _HEAD_COLUMNS = (
     "created_at",
     "updated_at",
 )
+_HEAD_BY_ID = f"SELECT {', '.join(_HEAD_COLUMNS)} FROM instances WHERE id = ?"
 _APPEND_ONLY = ("events", "flows", "links")
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -573,9 +574,7 @@ class SQLiteStore:
                 raise _store_error(exc, self.path) from None
 
     def _head(self, conn: sqlite3.Connection, instance_id: str) -> Head | None:
-        found = conn.execute(
-            f"SELECT {', '.join(_HEAD_COLUMNS)} FROM instances WHERE id = ?", (instance_id,)
-        ).fetchone()
+        found = conn.execute(_HEAD_BY_ID, (instance_id,)).fetchone()
         return _head_of(found) if found else None
 
     def head(self, instance_id: str) -> Head | None:
