@@ -220,6 +220,20 @@ def _scalar_check(kind: str) -> Callable[[Any], bool] | None:
     return None
 
 
+_PLAIN_TYPES: dict[str, frozenset[type]] = {
+    "string": frozenset({str, type(None)}),
+    "integer": frozenset({int, type(None)}),
+    "boolean": frozenset({bool, type(None)}),
+}
+
+
+def _plain_types(spec: FieldSpec) -> frozenset[type] | None:
+    """The value types a field takes with no further check (a plain scalar without a value list)."""
+    if spec.key is not None or spec.values is not None:
+        return None
+    return _PLAIN_TYPES.get(spec.type)
+
+
 def _field_check(spec: FieldSpec) -> Callable[[Any], bool]:
     """True when one value of the field has no problem (:func:`_value_problems` finds none).
 
@@ -245,7 +259,7 @@ class PayloadCheck:
     through :func:`check_payload`, so every refusal lists exactly the reasons it lists.
     """
 
-    __slots__ = ("_branches", "_checks", "_event", "_flow", "_keyed", "_required")
+    __slots__ = ("_branches", "_checks", "_event", "_flow", "_keyed", "_plain", "_required")
 
     def __init__(self, flow: Flow, event: str, branches: Sequence[Transition]) -> None:
         self._flow = flow
@@ -253,6 +267,11 @@ class PayloadCheck:
         self._branches = tuple(branches)
         accepted: set[str] = set().union(*(branch.fields for branch in branches))
         self._checks = {key: _field_check(flow.fields[key]) for key in accepted if key in flow.fields}
+        self._plain = {
+            key: types
+            for key in accepted
+            if key in flow.fields and (types := _plain_types(flow.fields[key])) is not None
+        }
         self._required = tuple(
             sorted(set(branches[0].requires).intersection(*(b.requires for b in branches[1:])))
             if branches
@@ -267,8 +286,11 @@ class PayloadCheck:
         return check_payload(self._flow, self._event, self._branches, payload, size)
 
     def _fine(self, payload: Mapping[str, Any]) -> bool:
-        checks = self._checks
+        plain, checks = self._plain, self._checks
         for key, value in payload.items():
+            types = plain.get(key)
+            if types is not None and type(value) in types:
+                continue
             check = checks.get(key)
             if check is None or not check(value):
                 return False
@@ -286,9 +308,3 @@ class PayloadCheck:
     def merges(self, payload: Mapping[str, Any]) -> bool:
         """Whether the payload may hold a keyed list, merged item by item rather than written as given."""
         return bool(self._keyed) and not self._keyed.isdisjoint(payload)
-
-    def merge(self, data: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
-        """:func:`merge_payload`: the data with the payload written in."""
-        if self.merges(payload):
-            return merge_payload(self._flow, data, payload)
-        return {**data, **payload}

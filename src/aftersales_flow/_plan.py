@@ -11,6 +11,7 @@ from __future__ import annotations
 from aftersales_flow._payload import PayloadCheck
 from aftersales_flow.model import Flow, Transition
 from aftersales_flow.rules._expr import Check, Guard, compile_guard
+from aftersales_flow.store import Head
 
 
 class BranchPlan:
@@ -48,13 +49,15 @@ class EventPlan:
 class FlowPlan:
     """Every (state, event) plan of one flow, built on first use, and the flow's invariants compiled."""
 
-    __slots__ = ("_events", "_events_from", "flow", "invariants")
+    __slots__ = ("_events", "_events_from", "_quiet_states", "flow", "invariants")
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.invariants: tuple[Check, ...] = tuple(compile_guard(guard) for guard in flow.invariants)
         self._events: dict[tuple[str | None, str], EventPlan | None] = {}
         self._events_from: dict[str | None, tuple[str, ...]] = {}
+        self._quiet_states = frozenset(name for name, state in flow.states.items() if not state.deadlines)
+        """The states that declare no deadline."""
 
     def event(self, source: str | None, event: str) -> EventPlan | None:
         """The plan of ``event`` from ``source``, or None when the flow has no such branch."""
@@ -75,17 +78,14 @@ class FlowPlan:
             found = self._events_from[source] = tuple(self.flow.events_from(source))
         return found
 
-    def keeps_no_deadlines(self, state: str, flow_hash: str) -> bool:
-        """True when an instance in ``state``, last moved under this very flow, has no deadline stored.
+    def keeps_no_deadlines(self, head: Head) -> bool:
+        """True when an instance whose head this is, last moved under this very flow, has no deadline stored.
 
         The engine stores deadlines only for the state an instance is in, and only for a state
         that declares them (entering any other state clears them); so under the same
         definition, a state without deadline declarations has none stored.
         """
-        if flow_hash != self.flow.content_hash:
-            return False
-        declared = self.flow.states.get(state)
-        return declared is not None and not declared.deadlines
+        return head.flow_hash == self.flow.content_hash and head.state in self._quiet_states
 
 
 class PlanCache:
@@ -109,4 +109,3 @@ class PlanCache:
             self._plans.clear()
         plan = self._plans[id(flow)] = FlowPlan(flow)
         return plan
-

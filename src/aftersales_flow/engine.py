@@ -20,8 +20,9 @@ import attrs
 
 from aftersales_flow import errors
 from aftersales_flow._build import canonical_json
+from aftersales_flow._chain import acyclic_encoder, checked_encoder
 from aftersales_flow._machine import CompiledFlow
-from aftersales_flow._payload import MAX_PAYLOAD_BYTES, apply_effects
+from aftersales_flow._payload import MAX_PAYLOAD_BYTES, apply_effects, merge_payload
 from aftersales_flow._plan import BranchPlan, FlowPlan, PlanCache
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
@@ -266,7 +267,7 @@ def _check_actor_fields(actor: object) -> Actor:
 def _payload_text(payload: Mapping[str, Any]) -> str:
     """The payload as canonical JSON; unusable payloads raise InvalidCommand (nothing is written)."""
     try:
-        text = canonical_json(payload)
+        text = _encode_payload(payload)
         text.encode("utf-8")
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
         raise errors.InvalidCommand(
@@ -279,6 +280,14 @@ def _payload_text(payload: Mapping[str, Any]) -> str:
         return canonical_json({"too_large": {"bytes": len(text), "sha256": digest}})
     return text
 
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""The settings of ``canonical_json``."""
+_encode_payload = checked_encoder(_CANONICAL)
+"""``canonical_json``, errors included (a payload may be anything), minus its Python wrapping."""
+_encode_data = acyclic_encoder(_CANONICAL)
+"""``canonical_json`` for an instance's data: values decoded from JSON or from checked payloads
+cannot hold a cycle, so one encoder made once writes it."""
 
 _ROLES_TEXT: dict[frozenset[str], str] = {}
 """Role sets as the audit trail writes them, by set (actors repeat)."""
@@ -574,7 +583,10 @@ class Engine:
         step = _step_of(decision, head, command, stored)
         if decision.refusal is not None:
             return step, decision.refusal(step, decision.reasons)
-        self._apply(tx, decision, head, command, step)
+        tx.put_head(self._next_head(decision, head, command, step.version))
+        self._update_deadlines(tx, decision, head, command, step)
+        if not linked:
+            return step, None
         parents = {command.instance_id: step}
         for parent, link, child_command, child_decision in linked:
             child_head = tx.head(child_command.instance_id)
@@ -691,7 +703,7 @@ class Engine:
         assert flow is not None
         assert transition is not None
         specs = flow.states[transition.target].deadlines
-        if not specs and (head is None or self._plans[flow].keeps_no_deadlines(head.state, head.flow_hash)):
+        if not specs and (head is None or self._plans[flow].keeps_no_deadlines(head)):
             return  # nothing to set, and nothing stored to clear
         current = tx.deadlines_of(command.instance_id) if head is not None else []
         if not specs and not current:
@@ -797,7 +809,7 @@ class Engine:
             flow_hash=decision.flow.content_hash,
             state=decision.transition.target,
             version=version,
-            data=canonical_json(decision.data),
+            data=_encode_data(decision.data),
             created_at=head.created_at if head else at,
             updated_at=at,
         )
@@ -844,7 +856,7 @@ class Engine:
                 code="unknown_instance", message=f"there is no instance {instance_id}", rule="instance"
             )
             return _Decision(flow=None, source=None, refusal=errors.UnknownInstance, reasons=(reason,))
-        flow = self._flow_of(head)
+        flow = self.flows[head.flow]
         if expected_version is not None and expected_version != head.version:
             reason = Reason(
                 code="version_conflict",
@@ -885,7 +897,8 @@ class Engine:
             # Guards still judge the rest of a faulty payload, so a refusal lists every problem.
             faulty = {r.field for r in payload_reasons}
             usable = {k: v for k, v in payload.items() if k not in faulty}
-        prospective = plan.payload.merge(data, usable)
+        merges = plan.payload.merges(usable)
+        prospective = merge_payload(flow, data, usable) if merges else {**data, **usable}
         facts: dict[str, bool] = {}
         verdicts: list[bool] = []
         branch_effects: list[dict[str, Any]] = []
@@ -906,7 +919,7 @@ class Engine:
             if index is not None:
                 effects = branch_effects[index]
                 changes_text = None
-                if effects or plan.payload.merges(payload):
+                if effects or merges:
                     changes = {key: prospective[key] for key in payload}
                     changes.update(effects)
                 else:  # the data took the payload as given: the changes are the payload itself
@@ -970,7 +983,10 @@ class Engine:
             return None  # no condition can hold: the machine stays where it is
         if deciding_only:
             return verdicts.index(True)  # the machine takes the first branch whose condition holds
-        return self._compiled_for(flow).choose(source, event, verdicts)
+        compiled = self._compiled.get(flow.content_hash)
+        if compiled is None:
+            compiled = self._compiled_for(flow)
+        return compiled.choose(source, event, verdicts)
 
     def _illegal_reason(self, flow: Flow, source: str | None, event: str) -> Reason:
         if source is None:

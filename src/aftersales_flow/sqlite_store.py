@@ -8,7 +8,9 @@ acknowledged event survives a power cut; ``NORMAL`` trades that for speed.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -20,7 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from aftersales_flow._build import canonical_json
-from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
+from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, encode_values
 from aftersales_flow._time import format_timestamp, parse_timestamp, system_clock
 from aftersales_flow.errors import StoreBusy, StoreCorrupt, StoreError
 from aftersales_flow.model import Flow, thaw
@@ -60,8 +62,9 @@ _INSERT = (
     f"INSERT INTO events ({', '.join(CHAINED_COLUMNS)}, hash) "
     f"VALUES ({', '.join('?' for _ in CHAINED_COLUMNS)}, ?)"
 )
-_ROW_MIDDLE = CHAINED_COLUMNS[3:-1]
-"""The chained columns the engine gives (all but ``seq``, ``instance_id``, ``position``, ``prev_hash``)."""
+_sha256 = hashlib.sha256
+_middle_of = operator.itemgetter(*CHAINED_COLUMNS[3:-1])
+"""The chained values the engine gives (all but ``seq``, ``instance_id``, ``position``, ``prev_hash``)."""
 assert CHAINED_COLUMNS[:3] == ("seq", "instance_id", "position")
 assert CHAINED_COLUMNS[-1] == "prev_hash"
 _SELECT = f"SELECT {', '.join(_ROW_COLUMNS)} FROM events"
@@ -224,15 +227,9 @@ class _Transaction:
             seq = self._next_seq
             if seq is None:
                 (seq,) = self.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()
-            last, prev_hash = self._tip(instance_id)
-            values = [
-                seq,
-                instance_id,
-                last + 1,
-                *[row[column] for column in _ROW_MIDDLE],
-                prev_hash,
-            ]
-            digest = row_hash(values)
+            last, prev_hash = self._tips.get(instance_id) or self._tip(instance_id)
+            values = [seq, instance_id, last + 1, *_middle_of(row), prev_hash]
+            digest = _sha256(encode_values(values).encode()).hexdigest()  # row_hash(values)
             values.append(digest)
             self.conn.execute(_INSERT, values)
         except sqlite3.Error:
@@ -706,6 +703,37 @@ class SQLiteStore:
             dict(zip(("parent_id", "parent_seq", "child_id", "child_seq", "kind"), r, strict=True))
             for r in rows
         ]
+
+    def stored_flows(self) -> list[tuple[Any, Any]]:
+        """``(hash, definition)`` of every stored flow definition, the definition as stored text."""
+        return self._read("SELECT hash, definition FROM flows ORDER BY hash")
+
+    def flows_in_use(self) -> list[tuple[Any, Any]]:
+        """``(flow_hash, an instance id)`` for each flow definition an instance head runs under."""
+        return self._read("SELECT flow_hash, min(id) FROM instances GROUP BY flow_hash ORDER BY flow_hash")
+
+    def link_rows(self) -> list[tuple[Any, ...]]:
+        """Every link row with the audit rows it names.
+
+        ``(parent_id, parent_seq, child_id, child_seq, kind, the child row's instance_id,
+        channel and event, the parent row's instance_id and accepted)``; the row columns are
+        None where no audit row has that ``seq``.
+        """
+        return self._read(
+            "SELECT l.parent_id, l.parent_seq, l.child_id, l.child_seq, l.kind, "
+            "c.instance_id, c.channel, c.event, p.instance_id, p.accepted FROM links l "
+            "LEFT JOIN events c ON c.seq = l.child_seq LEFT JOIN events p ON p.seq = l.parent_seq "
+            "ORDER BY l.child_seq"
+        )
+
+    def unlinked_children(self) -> list[tuple[Any, ...]]:
+        """``(seq, instance_id, event, channel)`` of rows a link wrote that no link row names."""
+        return self._read(
+            "SELECT e.seq, e.instance_id, e.event, e.channel FROM events e "
+            "WHERE e.actor_id = 'system' AND e.channel LIKE 'link:%' "
+            "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.child_seq = e.seq) "
+            "ORDER BY e.seq"
+        )
 
     def chain_heads(self) -> Iterator[tuple[str, int, str]]:
         """Every chain's instance id, row count and last hash."""
