@@ -142,3 +142,62 @@ def test_a_start_event_the_system_may_not_fire_is_refused(tmp_path: Path) -> Non
         af.FlowDefinitionError, match="the 'system' role may not fire it; add system to its roles in child"
     ):
         af.load_flows(tmp_path)
+
+
+# --- tampering with the links table (append-only by the schema; verify() checks it too) -----------
+
+
+@pytest.fixture
+def linked_file(tmp_path: Path) -> tuple[af.Engine, Path]:
+    """A file store where P-1 started child P-1-C2 (the link row: parent seq 2, child seq 3)."""
+    path = tmp_path / "links.db"
+    engine = af.Engine(af.load_flows(LINKS), af.SQLiteStore(path))
+    engine.start("parent", "P-1", event="open", actor=SA, payload={"customer": "Li Wei"})
+    engine.fire("P-1", "spawn", actor=SA, payload={"child_note": "rear brakes"})
+    assert engine.verify().ok
+    return engine, path
+
+
+def _tamper(path: Path, *statements: str) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("DROP TRIGGER links_no_update")
+        conn.execute("DROP TRIGGER links_no_delete")
+        for statement in statements:
+            conn.execute(statement)
+    finally:
+        conn.close()
+
+
+def _links_problems(engine: af.Engine) -> list[tuple[str, str, int | None, str | None]]:
+    return [(p.kind, p.instance_id, p.seq, p.event) for p in engine.verify().problems]
+
+
+def test_a_deleted_link_row_is_reported_at_the_row_the_link_wrote(linked_file: tuple[af.Engine, Path]) -> None:
+    """Deleting a link row leaves the child's first row written by a link no link row names."""
+    engine, path = linked_file
+    _tamper(path, "DELETE FROM links")
+    assert _links_problems(engine) == [("link", "P-1-C2", 3, "begin")]
+    assert "no link row names it (the link row was deleted)" in engine.verify().problems[0].message
+    assert engine.parent("P-1-C2") is None  # what the tampering changed, and verify() shows
+
+
+def test_an_edited_link_row_is_reported(linked_file: tuple[af.Engine, Path]) -> None:
+    """A link row pointed at another parent disagrees with the rows the link wrote."""
+    engine, path = linked_file
+    _tamper(path, "UPDATE links SET parent_id = 'P-9'")
+    problems = engine.verify().problems
+    kinds = {(p.kind, p.instance_id) for p in problems}
+    assert kinds == {("link", "P-1-C2")}
+    assert any("disagrees with the audit trail" in p.message for p in problems)
+
+
+def test_an_inserted_link_row_is_reported(linked_file: tuple[af.Engine, Path]) -> None:
+    """A link row made up for rows no link wrote is reported, naming the instance it claims."""
+    engine, path = linked_file
+    _tamper(path, "INSERT INTO links VALUES ('P-1-C2', 3, 'P-1', 1, 'start')")
+    problems = engine.verify().problems
+    assert [(p.kind, p.instance_id) for p in problems] == [("link", "P-1")]
+    assert "(the link row was edited or inserted)" in problems[0].message

@@ -30,7 +30,7 @@ from _store_helpers import (
     sqlite3_cli,
 )
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, hash_of
-from aftersales_flow._verify import verify_rows
+from aftersales_flow._verify import verify_rows, with_references
 from aftersales_flow.store import Head
 
 UNLOCK_UPDATE = "DROP TRIGGER events_no_update;"
@@ -379,9 +379,13 @@ def test_edited_head_is_reported(engine: af.Engine, db_path: Path, column: str) 
     value, says = HEAD_EDITS[column]
     sqlite3_cli(db_path, f"UPDATE instances SET {column} = {value} WHERE id = 'RO-1';")
     report = engine.verify()
-    assert [(p.kind, p.instance_id, p.seq) for p in report.problems] == [("head", "RO-1", None)]
-    assert says in report.problems[0].message
-    assert str(report.problems[0]).startswith("instance 'RO-1': the head disagrees")
+    heads = [p for p in report.problems if p.kind != "flow"]
+    assert [(p.kind, p.instance_id, p.seq) for p in heads] == [("head", "RO-1", None)]
+    assert says in heads[0].message
+    assert str(heads[0]).startswith("instance 'RO-1': the head disagrees")
+    # A head pointing at a definition that is not stored is also reported as such.
+    flows = [(p.instance_id, "which is not stored" in p.message) for p in report.problems if p.kind == "flow"]
+    assert flows == ([("RO-1", True)] if column == "flow_hash" else [])
 
 
 @needs_sqlite3_cli
@@ -458,13 +462,42 @@ def test_recomputed_rewrite_is_caught_by_the_head(
 def _plain_report(store: af.SQLiteStore, checkpoint: af.Checkpoint | None) -> af.VerifyReport:
     """What verify_rows says over the rows grouped by instance, in chain order (the reference)."""
     heads = {head.id: head for head in store.iter_heads()}
-    return verify_rows(store.iter_events(), heads, checkpoint.chains if checkpoint else None)
+    return with_references(
+        verify_rows(store.iter_events(), heads, checkpoint.chains if checkpoint else None), store
+    )
 
 
 _TAMPER_VALUES: list[Any] = [
-    None, 0, 1, 2, 3, -1, 2.5, 0.30000000000000004, 1e300, "", "x", "a", "b", "c", "done", "go", "open",
-    "{oops", '{"ok":true}', '{"ok": true}', "[]", '[["ok",true]]', "[1,2", "1", "null", "NaN", GENESIS,
-    "\x00", "é", b"\x00blob",
+    None,
+    0,
+    1,
+    2,
+    3,
+    -1,
+    2.5,
+    0.30000000000000004,
+    1e300,
+    "",
+    "x",
+    "a",
+    "b",
+    "c",
+    "done",
+    "go",
+    "open",
+    "{oops",
+    '{"ok":true}',
+    '{"ok": true}',
+    "[]",
+    '[["ok",true]]',
+    "[1,2",
+    "1",
+    "null",
+    "NaN",
+    GENESIS,
+    "\x00",
+    "é",
+    b"\x00blob",
 ]
 
 
@@ -494,17 +527,17 @@ def _tamper_randomly(path: Path, rng: random.Random, checkpoint: af.Checkpoint) 
             else:
                 column = rng.choice([*CHAINED_COLUMNS[1:], "hash"])
                 try:
-                    conn.execute(f"UPDATE events SET {column} = ? WHERE seq = ?", (rng.choice(_TAMPER_VALUES), seq))
+                    conn.execute(
+                        f"UPDATE events SET {column} = ? WHERE seq = ?", (rng.choice(_TAMPER_VALUES), seq)
+                    )
                 except sqlite3.IntegrityError:
                     continue
                 if action == "forge":  # recompute this row's hash from its (new) values
                     conn.row_factory = sqlite3.Row
                     row = dict(conn.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone())
                     conn.row_factory = None
-                    try:
+                    with contextlib.suppress(TypeError, ValueError):
                         conn.execute("UPDATE events SET hash = ? WHERE seq = ?", (hash_of(row), seq))
-                    except (TypeError, ValueError):
-                        pass
     finally:
         conn.close()
 
@@ -522,8 +555,10 @@ def test_fast_walk_reports_what_the_plain_walk_reports(flows: af.FlowSet, tmp_pa
         checkpoint = engine.checkpoint(SECRET)
         _tamper_randomly(path, rng, checkpoint)
         for sealed in (None, checkpoint):
-            fast = _outcome(lambda: engine.verify(sealed, secret=SECRET) if sealed else engine.verify())
-            assert fast == _outcome(lambda: _plain_report(store, sealed)), seed
+            fast = _outcome(
+                lambda sealed=sealed: engine.verify(sealed, secret=SECRET) if sealed else engine.verify()
+            )
+            assert fast == _outcome(lambda sealed=sealed: _plain_report(store, sealed)), seed
 
 
 SECRET = "a secret of sixteen bytes or more"
@@ -535,3 +570,28 @@ def _outcome(verify: Callable[[], af.VerifyReport]) -> af.VerifyReport | str:
         return verify()
     except Exception as exc:  # noqa: BLE001 - compared between the two walks, not judged here
         return type(exc).__name__
+
+
+# --- stored flow definitions (append-only by the schema; verify() checks them too) ---------------
+
+
+@needs_sqlite3_cli
+def test_an_edited_flow_definition_is_reported(engine: af.Engine, db_path: Path) -> None:
+    """A stored definition edited (a guard loosened, say) no longer hashes to its key: reported."""
+    sqlite3_cli(
+        db_path,
+        "DROP TRIGGER flows_no_update; UPDATE flows SET definition = replace(definition, '\"go\"', '\"GO\"');",
+    )
+    problems = engine.verify().problems
+    assert [(p.kind, p.instance_id) for p in problems] == [("flow", "RO-1")]
+    assert "does not match its hash" in problems[0].message
+    assert "(the definition was edited)" in problems[0].message
+
+
+@needs_sqlite3_cli
+def test_a_deleted_flow_definition_is_reported(engine: af.Engine, db_path: Path) -> None:
+    """A stored definition deleted is reported for an instance that runs under it."""
+    sqlite3_cli(db_path, "DROP TRIGGER flows_no_delete; DELETE FROM flows;")
+    problems = engine.verify().problems
+    assert [(p.kind, p.instance_id) for p in problems] == [("flow", "RO-1")]
+    assert "which is not stored (the definition was deleted)" in problems[0].message

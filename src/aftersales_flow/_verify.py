@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from aftersales_flow._build import content_hash
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
 from aftersales_flow.errors import StoreError
 from aftersales_flow.store import Head, Row, Store
@@ -191,6 +192,7 @@ def verify_store(store: Store, checkpoint: Mapping[str, tuple[int, str]] | None 
     A store that can (SQLite) is read in one pass in its own order (see :class:`_Walk`);
     any other, or one holding what that pass cannot read, chain by chain.
     """
+    report: VerifyReport | None = None
     if all(hasattr(store, name) for name in ("snapshot", "scan_chains", "scan_moves")):
         try:
             with store.snapshot():  # type: ignore[attr-defined]
@@ -198,10 +200,113 @@ def verify_store(store: Store, checkpoint: Mapping[str, tuple[int, str]] | None 
                 report = _verify_scan(store, heads, checkpoint)
         except StoreError:
             report = None  # e.g. a value JSON cannot hold: the plain walk says what it is
-        if report is not None:
-            return report
-    heads = {head.id: head for head in store.iter_heads()}
-    return verify_rows(store.iter_events(), heads, checkpoint)
+    if report is None:
+        heads = {head.id: head for head in store.iter_heads()}
+        report = verify_rows(store.iter_events(), heads, checkpoint)
+    return with_references(report, store)
+
+
+def with_references(report: VerifyReport, store: Store) -> VerifyReport:
+    """``report`` with the problems of what the chains point to outside themselves added."""
+    extra = _references(store)
+    if not extra:
+        return report
+    problems = (*report.problems, *extra)
+    return VerifyReport(ok=False, checked=report.checked, instances=report.instances, problems=problems)
+
+
+def _references(store: Store) -> list[VerifyProblem]:
+    """What the chains point to outside themselves: stored flow definitions and link rows.
+
+    Both tables are append-only by the schema; whoever drops a trigger could still edit or
+    delete their rows, which no chain covers. A definition must hash to the key it is stored
+    under and exist for every head; a link row must name the rows the link wrote, and every
+    row a link wrote must have its link row. Stores without these tables are not asked.
+    """
+    if not all(hasattr(store, name) for name in ("stored_flows", "flows_in_use", "link_rows")):
+        return []
+    return [*_definition_problems(store), *_link_problems(store)]
+
+
+def _definition_problems(store: Any) -> list[VerifyProblem]:
+    found = []
+    users: dict[str, str] = dict(store.flows_in_use())
+    stored = set()
+    for flow_hash, text in store.stored_flows():
+        stored.add(flow_hash)
+        try:
+            definition = json.loads(text)
+            name = f"{definition.get('flow')!r} version {definition.get('version')}"
+            intact = content_hash(definition) == flow_hash
+        except (TypeError, ValueError, AttributeError):
+            name, intact = "(unreadable)", False
+        if not intact:
+            found.append(
+                VerifyProblem(
+                    instance_id=users.get(flow_hash, "*"),
+                    kind="flow",
+                    message=f"the stored definition of flow {name} does not match its hash {flow_hash} "
+                    "(the definition was edited)",
+                )
+            )
+    for flow_hash, instance_id in sorted(users.items()):
+        if flow_hash not in stored:
+            found.append(
+                VerifyProblem(
+                    instance_id=instance_id,
+                    kind="flow",
+                    message=f"the instance runs under flow definition {flow_hash}, which is not stored "
+                    "(the definition was deleted)",
+                )
+            )
+    return found
+
+
+def _link_problems(store: Any) -> list[VerifyProblem]:
+    found = []
+    for (
+        parent_id,
+        parent_seq,
+        child_id,
+        child_seq,
+        kind,
+        c_id,
+        c_channel,
+        c_event,
+        p_id,
+        p_ok,
+    ) in store.link_rows():
+        wrong = []
+        if c_id is None:
+            wrong.append(f"no audit row {child_seq} exists")
+        elif c_id != child_id or c_channel != f"link:{parent_id}":
+            wrong.append(f"audit row {child_seq} is not {parent_id}'s link into {child_id}")
+        if p_id != parent_id or not p_ok:
+            wrong.append(f"audit row {parent_seq} is not an accepted event of {parent_id}")
+        if wrong:
+            found.append(
+                VerifyProblem(
+                    instance_id=child_id,
+                    kind="link",
+                    message=f"the link row '{kind}' from {parent_id} (seq {parent_seq}) to {child_id} "
+                    f"(seq {child_seq}) disagrees with the audit trail: {'; '.join(wrong)} "
+                    "(the link row was edited or inserted)",
+                    seq=child_seq if c_id == child_id else None,
+                    event=c_event if c_id == child_id else None,
+                )
+            )
+    for seq, instance_id, event, channel in store.unlinked_children():
+        found.append(
+            VerifyProblem(
+                instance_id=instance_id,
+                kind="link",
+                message=f"the row was written by a link from {channel.removeprefix('link:')} but no link "
+                "row names it (the link row was deleted)",
+                seq=seq,
+                event=event,
+            )
+        )
+    return found
 
 
 _FLUSH = 16
