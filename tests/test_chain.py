@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,17 @@ import pytest
 
 import aftersales_flow as af
 from _store_helpers import HISTORY, SA, TECH, load_mini_flows, make_engine, populate, refusal
-from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, hash_of, row_hash
+from aftersales_flow._build import canonical_json
+from aftersales_flow._chain import (
+    CHAINED_COLUMNS,
+    GENESIS,
+    acyclic_encoder,
+    checked_encoder,
+    encode_values,
+    hash_of,
+    row_hash,
+)
+from aftersales_flow.engine import _CANONICAL
 
 
 @pytest.fixture
@@ -157,3 +168,39 @@ def test_history_carries_the_chain(engine: af.Engine, rows: list[dict[str, Any]]
     assert [(e.position, e.prev_hash, e.hash) for e in history] == [
         (row["position"], row["prev_hash"], row["hash"]) for row in stored
     ]
+
+
+def _outcome(encode: Any, value: Any) -> Any:
+    try:
+        return encode(value)
+    except (TypeError, ValueError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+def test_encoders_made_once_write_what_canonical_json_writes() -> None:
+    """The engine's prebuilt encoders give canonical_json's text, and its errors, for payloads and data."""
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    values: list[Any] = [
+        {"b": 1, "a": [1, 2.5, None, True, 'é\n\x01"\\'], "z": {"y": 1, "x": 2}},
+        {"n": float("nan")},
+        {"s": {1, 2}},
+        {1: 2, "k": (1, 2)},
+        {(1,): 2},
+        cycle,
+        [],
+        {},
+    ]
+    checked = checked_encoder(_CANONICAL)
+    plain = acyclic_encoder(_CANONICAL)
+    for value in values:
+        assert _outcome(checked, value) == _outcome(canonical_json, value)
+        if value is not cycle:
+            assert _outcome(plain, value) == _outcome(canonical_json, value)
+
+
+def test_the_row_encoding_is_json_dumps_of_the_values() -> None:
+    """A row's hashed text is json.dumps(values, ensure_ascii=False, separators=(",", ":"))."""
+    values = [1, "I-1", 0, None, "é\u2028\x7f", '{"a":"b"}', True, 2.5, 10**30]
+    assert encode_values(values) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    assert encode_values(tuple(values)) == encode_values(values)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import aftersales_flow as af
+import repair_order_steps as steps
 from aftersales_flow._machine import CompiledFlow
+from aftersales_flow.engine import _Command, _Decision
 from aftersales_flow.testing import SimulatedClock
 
 MINI = """\
@@ -404,3 +409,72 @@ def test_an_exception_leaving_a_batch_writes_nothing(mini: af.Engine) -> None:
     with pytest.raises(RuntimeError):
         aborted_import()
     assert mini.history("B-9") == []
+
+
+def test_options_on_an_instance_in_hand_equal_options_by_id(mini: af.Engine) -> None:
+    """options() on an af.Instance decides on that head, exactly as options() by id does."""
+    mini.start("mini", "M-1", event="open", actor=SA, payload={"note": "x"})
+    mini.start("mini", "M-2", event="open", actor=SA)
+    mini.fire("M-2", "go", actor=SA, payload={"ok": True})
+    for instance_id in ("M-1", "M-2"):
+        for actor in (SA, TECH, af.Actor("nobody")):
+            assert mini.options(mini.instance(instance_id), actor) == mini.options(instance_id, actor)
+
+
+class _FullDecisionEngine(af.Engine):
+    """Answers options() through the full decision only (an override of _evaluate turns the table off)."""
+
+    def _evaluate(
+        self, flow: af.Flow, source: str | None, data: Mapping[str, Any], command: _Command
+    ) -> _Decision:
+        return super()._evaluate(flow, source, data, command)
+
+
+def _same_options(engine: af.Engine, full: af.Engine, instance_id: str, actors: list[af.Actor]) -> None:
+    for actor in actors:
+        assert engine.options(instance_id, actor) == full.options(instance_id, actor), (instance_id, actor)
+
+
+def test_options_read_off_the_table_equal_the_full_decision(flows: af.FlowSet, clock: SimulatedClock) -> None:
+    """In every state of a repair order's walk, and for every role, options() says what the full decision says."""
+    store = af.SQLiteStore(":memory:")
+    engine = af.Engine(flows, store, clock=clock)
+    full = _FullDecisionEngine(flows, store, clock=clock)
+    roles = sorted(set().union(*(flow.roles for flow in flows)))
+    actors = [af.Actor(f"{role}-1", roles={role}) for role in roles] + [af.Actor("nobody")]
+    steps.open_order(engine, "RO-1")
+    _same_options(engine, full, "RO-1", actors)
+    for event, actor, payload in steps.HAPPY_PATH:
+        clock.advance("10m")
+        engine.fire("RO-1", event, actor=actor, payload=payload(clock))
+        _same_options(engine, full, "RO-1", actors)
+    for flow in flows:
+        for number, start in enumerate(flow.starts):
+            with contextlib.suppress(af.TransitionRefused):
+                engine.start(
+                    flow.name,
+                    f"{flow.name}-{number}",
+                    event=start.event,
+                    actor=af.Actor("x", roles=start.roles),
+                )
+                _same_options(engine, full, f"{flow.name}-{number}", actors)
+
+
+def test_a_batch_firing_one_instance_again_and_again_keeps_its_chain(mini: af.Engine) -> None:
+    """Many commands on one instance in one batch number and chain their rows as separate commands would."""
+    with mini.batch() as batch:
+        batch.start("mini", "B-1", event="open", actor=SA)
+        for _ in range(3):
+            with pytest.raises(af.IllegalTransition):
+                batch.fire("B-1", "finish", actor=TECH)
+        batch.fire("B-1", "go", actor=SA, payload={"ok": True})
+    history = mini.history("B-1")
+    assert [(e.position, e.version, e.accepted) for e in history] == [
+        (0, 1, True),
+        (1, None, False),
+        (2, None, False),
+        (3, None, False),
+        (4, 2, True),
+    ]
+    assert [e.prev_hash for e in history[1:]] == [e.hash for e in history[:-1]]
+    assert mini.verify().ok
