@@ -223,7 +223,7 @@ def _references(store: Store) -> list[VerifyProblem]:
     under and exist for every head; a link row must name the rows the link wrote, and every
     row a link wrote must have its link row. Stores without these tables are not asked.
     """
-    if not all(hasattr(store, name) for name in ("stored_flows", "flows_in_use", "link_rows")):
+    if not all(hasattr(store, name) for name in ("stored_flows", "flows_in_use", "link_rows", "linked_rows")):
         return []
     return [*_definition_problems(store), *_link_problems(store)]
 
@@ -264,18 +264,9 @@ def _definition_problems(store: Any) -> list[VerifyProblem]:
 
 def _link_problems(store: Any) -> list[VerifyProblem]:
     found = []
-    for (
-        parent_id,
-        parent_seq,
-        child_id,
-        child_seq,
-        kind,
-        c_id,
-        c_channel,
-        c_event,
-        p_id,
-        p_ok,
-    ) in store.link_rows():
+    rows = store.link_rows()
+    for row in rows:
+        parent_id, parent_seq, child_id, child_seq, kind, c_id, c_channel, c_event, p_id, p_ok = row
         wrong = []
         if c_id is None:
             wrong.append(f"no audit row {child_seq} exists")
@@ -295,7 +286,10 @@ def _link_problems(store: Any) -> list[VerifyProblem]:
                     event=c_event if c_id == child_id else None,
                 )
             )
-    for seq, instance_id, event, channel in store.unlinked_children():
+    named = {row[3] for row in rows}
+    for seq, instance_id, event, channel in store.linked_rows():
+        if seq in named:
+            continue
         found.append(
             VerifyProblem(
                 instance_id=instance_id,

@@ -494,6 +494,10 @@ class SQLiteStore:
             pk=("parent_seq", "child_seq"),
             not_null={"parent_id", "child_id", "kind"},
         )
+        # The rows links wrote, few among many: verify() matches them with the links table.
+        self._conn.execute(
+            "CREATE INDEX events_linked ON events (seq) WHERE actor_id = 'system' AND channel LIKE 'link:%'"
+        )
         db.table("links").create_index(["parent_id"])
         db.table("links").create_index(["child_id"])
         for table in _APPEND_ONLY:
@@ -726,13 +730,15 @@ class SQLiteStore:
             "ORDER BY l.child_seq"
         )
 
-    def unlinked_children(self) -> list[tuple[Any, ...]]:
-        """``(seq, instance_id, event, channel)`` of rows a link wrote that no link row names."""
+    def linked_rows(self) -> list[tuple[Any, ...]]:
+        """``(seq, instance_id, event, channel)`` of every audit row a link wrote.
+
+        Their actor is the ``system`` acting on channel ``link:<parent>``; a partial index keeps
+        the few of them apart from the many other rows.
+        """
         return self._read(
-            "SELECT e.seq, e.instance_id, e.event, e.channel FROM events e "
-            "WHERE e.actor_id = 'system' AND e.channel LIKE 'link:%' "
-            "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.child_seq = e.seq) "
-            "ORDER BY e.seq"
+            "SELECT seq, instance_id, event, channel FROM events "
+            "WHERE actor_id = 'system' AND channel LIKE 'link:%' ORDER BY seq"
         )
 
     def chain_heads(self) -> Iterator[tuple[str, int, str]]:
