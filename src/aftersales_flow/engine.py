@@ -212,7 +212,7 @@ def _check_text(value: object, what: str) -> str:
         return value
     text = _check_new_text(value, what)
     if type(text) is str:
-        if len(_CHECKED_TEXTS) >= 4096:
+        if len(_CHECKED_TEXTS) >= 1024:
             _CHECKED_TEXTS.clear()
         _CHECKED_TEXTS.add(text)
     return text
