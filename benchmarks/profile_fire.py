@@ -8,7 +8,10 @@ Three passes over the same kind of work, each on its own warmed-up store (NORMAL
    command splits into time inside SQLite and time in Python;
 3. cProfile: exclusive (own) time grouped by area (the engine's modules, json, sha256,
    transitions, attrs...), and the costliest functions. cProfile slows Python code more than
-   C calls, so its percentages overstate Python a little; the SQL pass does not.
+   C calls, so its percentages overstate Python a little; the SQL pass does not;
+4. bytecodes: the Python instructions one command executes, by area, counted with
+   ``sys.settrace``. Unlike the times, the count does not depend on what else the machine is
+   doing, so it compares two runs of the code exactly (C work, SQLite's included, is not in it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import re
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -94,8 +98,45 @@ def _name(key: tuple[str, int, str]) -> str:
     return func if file == "~" else f"{_short(file)}:{line}({func})"
 
 
-def _measure(work: Callable[[], int], store: Any) -> dict[str, Any]:
-    """Run ``work`` three times (plain, SQL-timed, profiled); ``work`` returns its command count."""
+def _bytecodes(work: Callable[[], int]) -> dict[str, Any]:
+    """The Python bytecodes one command of ``work`` executes, by area (``sys.settrace``)."""
+    counts: dict[str, int] = defaultdict(int)
+    calls: dict[str, int] = defaultdict(int)
+
+    def trace(frame: Any, event: str, _arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        area = _area((frame.f_code.co_filename, 0, frame.f_code.co_name))
+        if event == "opcode":
+            counts[area] += 1
+        elif event == "call":
+            calls[area] += 1
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        commands = work()
+    finally:
+        sys.settrace(previous)
+    total = sum(counts.values())
+    return {
+        "per_command": round(total / commands),
+        "calls_per_command": round(sum(calls.values()) / commands),
+        "areas": [
+            {
+                "area": area,
+                "per_command": round(count / commands, 1),
+                "calls_per_command": round(calls[area] / commands, 1),
+                "percent": round(100 * count / total, 1),
+            }
+            for area, count in sorted(counts.items(), key=lambda item: item[1], reverse=True)
+        ],
+    }
+
+
+def _measure(work: Callable[[], int], store: Any, traced: Callable[[], int]) -> dict[str, Any]:
+    """Run ``work`` three times (plain, SQL-timed, profiled), then ``traced`` (a shorter ``work``)
+    counting bytecodes; each returns its command count."""
     started = time.perf_counter_ns()
     commands = work()
     plain_us = (time.perf_counter_ns() - started) / commands / 1000
@@ -149,6 +190,7 @@ def _measure(work: Callable[[], int], store: Any) -> dict[str, Any]:
         "available": True,
         "commands": commands,
         "command_us": round(plain_us, 2),
+        "bytecodes": _bytecodes(traced),
         "sql": sql,
         "cprofile": {
             "profiled_command_us": round(total / count * 1e6, 2),
@@ -190,14 +232,14 @@ def profile_bench_flow(flows: af.FlowSet, workdir: Path, fires: int) -> dict[str
     for instance_id in ids:
         engine.start(bench_flow.FLOW_NAME, instance_id, event="open", actor=SA, payload=bench_flow.PASSING)
 
-    def work() -> int:
-        for k in range(fires):
+    def work(count: int = fires) -> int:
+        for k in range(count):
             engine.fire(ids[k % INSTANCES], "advance", actor=SA, payload=bench_flow.PASSING)
-        return fires
+        return count
 
     try:
         work()
-        result = _measure(work, store)
+        result = _measure(work, store, lambda: work(min(fires, 100)))
     finally:
         store.close()
     result["what"] = (
@@ -213,14 +255,14 @@ def profile_repair_order(shipped: Path, workdir: Path, orders: int) -> dict[str,
     engine = af.Engine(af.load_flows(shipped), store, clock=clock)
     counter = iter(range(10**9))
 
-    def work() -> int:
+    def work(count: int = orders) -> int:
         return sum(
-            repair_order_path.run_order(engine, clock, f"RO-{next(counter):06d}") for _ in range(orders)
+            repair_order_path.run_order(engine, clock, f"RO-{next(counter):06d}") for _ in range(count)
         )
 
     try:
         work()
-        result = _measure(work, store)
+        result = _measure(work, store, lambda: work(min(orders, 2)))
     finally:
         store.close()
     result["what"] = (
@@ -261,6 +303,13 @@ def summary(profile: dict[str, Any], areas: int = 10) -> str:
                     f"    {statement['us_per_command']:>8.1f} µs {statement['percent']:>5.1f}%  "
                     f"x{statement['calls_per_command']:<4g} {statement['sql']}"
                 )
+        codes = result.get("bytecodes")
+        if codes:
+            top = ", ".join(f"{a['area']} {a['percent']:.0f}%" for a in codes["areas"][:6])
+            lines.append(
+                f"  {codes['per_command']:,} Python bytecodes in {codes['calls_per_command']} calls "
+                f"per command: {top}"
+            )
         lines.append("  own time by area (cProfile):")
         for area in result["cprofile"]["areas"][:areas]:
             lines.append(f"    {area['percent']:>5.1f}%  {area['area']}")
@@ -291,6 +340,20 @@ def markdown(profile: dict[str, Any], functions: int = 12) -> str:
                 f"| `{s['sql']}` | {s['calls_per_command']:g} | {s['us_per_command']:.1f} "
                 f"| {s['percent']:.1f} |"
                 for s in sql["statements"]
+            ]
+        codes = result.get("bytecodes")
+        if codes:
+            lines += [
+                "",
+                f"Python bytecodes per command: {codes['per_command']:,} in {codes['calls_per_command']} "
+                "calls (sys.settrace; the same on any machine, C work not included).",
+                "",
+                "| area (bytecodes) | per command | calls | % |",
+                "|---|--:|--:|--:|",
+            ]
+            lines += [
+                f"| {a['area']} | {a['per_command']:,.0f} | {a['calls_per_command']:g} | {a['percent']:.1f} |"
+                for a in codes["areas"][:14]
             ]
         cprofile = result["cprofile"]
         lines += ["", "| area (cProfile, own time) | % | µs per command (profiled) |", "|---|--:|--:|"]

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import aftersales_flow as af
 from aftersales_flow._payload import (
     MAX_ITEMS,
     MAX_PAYLOAD_BYTES,
     MAX_PAYLOAD_DEPTH,
+    _json_problem,
+    _plain,
     apply_effects,
     check_payload,
     merge_keyed,
@@ -556,3 +560,32 @@ def test_apply_effects_returns_only_the_changes() -> None:
     data = {"rework_count": 1}
     apply_effects(_effects(increment=("rework_count",)), data, NOW)
     assert data == {"rework_count": 1}
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=2) | st.integers(), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(value=_JSONISH, depth=st.integers(min_value=1, max_value=MAX_PAYLOAD_DEPTH + 1))
+def test_the_quick_payload_walk_passes_only_what_the_full_check_passes(value: Any, depth: int) -> None:
+    """_plain says a value is fine only when _json_problem finds no problem in it."""
+    if _plain(value, depth):
+        assert _json_problem(value, depth, "x") is None
+
+
+def test_the_quick_payload_walk_passes_deep_and_plain_values() -> None:
+    """Plain nested values within the depth limit pass the quick walk; one level deeper does not."""
+    nested: Any = "leaf"
+    for level in range(MAX_PAYLOAD_DEPTH - 1):
+        nested = {"k": nested} if level % 2 else [nested]
+    assert _plain(nested, 1)
+    assert _json_problem(nested, 1, "x") is None
+    assert not _plain([nested], 1)
+    assert _json_problem([nested], 1, "x") is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 
 import aftersales_flow as af
@@ -397,3 +398,21 @@ def test_a_description_names_the_default_of_an_argument_not_given() -> None:
     assert spec.describe({"field": "qc_sign_off", "signer_role": "qc_inspector"}) == (
         "'qc_sign_off' is signed by the qc_inspector"
     )
+
+
+def test_with_data_is_evolve_with_other_data() -> None:
+    """RuleContext.with_data(d) equals attrs.evolve(ctx, data=d), every other field kept."""
+    ctx = RuleContext(
+        data={"a": 1},
+        before={"a": 0},
+        payload={"a": 1},
+        params={"p": 2},
+        now=datetime(2024, 5, 1, tzinfo=UTC),
+        actor=af.Actor("sa-1", roles={"service_advisor"}),
+        instance_id="RO-1",
+        flow="repair_order",
+        state="a",
+        event="go",
+        target="b",
+    )
+    assert ctx.with_data({"b": 2}) == attrs.evolve(ctx, data={"b": 2})

@@ -44,6 +44,33 @@ def _is_date(value: str) -> bool:
     return True
 
 
+_SCALARS = frozenset({str, bool, int, type(None)})
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """True when :func:`_json_problem` finds nothing; False when it may (it then says what).
+
+    The same walk without the paths a message would need, for the payloads that are fine.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return depth <= MAX_PAYLOAD_DEPTH
+    if kind is float:
+        return depth <= MAX_PAYLOAD_DEPTH and math.isfinite(value)
+    if kind not in (list, tuple, dict):
+        return False  # anything else: the full check says what it is
+    if depth > MAX_PAYLOAD_DEPTH or len(value) > MAX_ITEMS:
+        return False
+    if value and depth == MAX_PAYLOAD_DEPTH:
+        return False  # its items lie one level too deep
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _SCALARS and not _plain(item, depth + 1)):
+                return False
+        return True
+    return all(type(item) in _SCALARS or _plain(item, depth + 1) for item in value)
+
+
 def _json_problem(value: Any, depth: int, path: str) -> str | None:
     if depth > MAX_PAYLOAD_DEPTH:
         return f"'{path}' is nested more than {MAX_PAYLOAD_DEPTH} levels deep"
@@ -59,7 +86,7 @@ def _json_problem(value: Any, depth: int, path: str) -> str | None:
             if problem:
                 return problem
         return None
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         if len(value) > MAX_ITEMS:
             return f"'{path}' has more than {MAX_ITEMS} entries"
         for key, item in value.items():
@@ -98,7 +125,7 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
     if kind == "list":
         return isinstance(value, list)
     if kind == "object":
-        return isinstance(value, Mapping)
+        return type(value) is dict or isinstance(value, Mapping)
     return True
 
 
@@ -108,7 +135,7 @@ def _reason(code: str, message: str, key: str) -> Reason:
 
 def _value_problems(spec: FieldSpec, key: str, value: Any) -> list[Reason]:
     """What is wrong with one declared field's value."""
-    problem = _json_problem(value, 1, key)
+    problem = None if _plain(value, 1) else _json_problem(value, 1, key)
     if problem:
         return [_reason("bad_value", problem, key)]
     if not _type_ok(spec, value):
@@ -121,7 +148,7 @@ def _value_problems(spec: FieldSpec, key: str, value: Any) -> list[Reason]:
                 found.append(_reason("bad_value", f"'{key}' must be one of {allowed} (got {item!r})", key))
     if spec.key is not None and isinstance(value, list):
         for index, item in enumerate(value):
-            if not isinstance(item, Mapping) or is_blank(item.get(spec.key)):
+            if not (type(item) is dict or isinstance(item, Mapping)) or is_blank(item.get(spec.key)):
                 found.append(_reason("missing_key", f"'{key}' item #{index + 1} needs its '{spec.key}'", key))
     return found
 

@@ -970,7 +970,7 @@ class Engine:
         if branch.unless is not None:
             found.extend(_unless(branch.unless, ctx, facts))
         if plans.invariants:
-            after = attrs.evolve(ctx, data={**prospective, **effects})
+            after = ctx.with_data({**prospective, **effects})
             for invariant in plans.invariants:
                 found.extend(invariant(after, facts))
         return found
@@ -1149,7 +1149,7 @@ class Engine:
     ) -> bool:
         """Whether the flow's invariants hold on the data as the branch would leave it."""
         effects = apply_effects(branch.transition, prospective, now) if branch.effects else {}
-        after = attrs.evolve(ctx, data={**prospective, **effects})
+        after = ctx.with_data({**prospective, **effects})
         return not any(invariant(after, None) for invariant in plans.invariants)
 
     def history(self, instance_id: str) -> list[AuditEvent]:

@@ -40,7 +40,7 @@ def get_path(data: Mapping[str, Any], path: str) -> Any:
         return data.get(path, MISSING)
     value: Any = data
     for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
+        if (type(value) is dict or isinstance(value, Mapping)) and part in value:
             value = value[part]
         else:
             return MISSING
@@ -70,6 +70,22 @@ class RuleContext:
     def get(self, path: str) -> Any:
         """The value at ``path`` in :attr:`data`, or :data:`MISSING`."""
         return get_path(self.data, path)
+
+    def with_data(self, data: Mapping[str, Any]) -> RuleContext:
+        """The same context seeing ``data`` (``attrs.evolve(self, data=data)``, for less)."""
+        return RuleContext(
+            data=data,
+            before=self.before,
+            payload=self.payload,
+            params=self.params,
+            now=self.now,
+            actor=self.actor,
+            instance_id=self.instance_id,
+            flow=self.flow,
+            state=self.state,
+            event=self.event,
+            target=self.target,
+        )
 
 
 RuleResult = None | str | Iterable[str]
