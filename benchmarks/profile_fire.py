@@ -90,6 +90,8 @@ def _area(key: tuple[str, int, str]) -> str:
         return "attrs (evolve, converters)"
     if "aftersales_flow/" in file:
         return "aftersales_flow/" + file.split("aftersales_flow/", 1)[1]
+    if Path(file).parent == Path(__file__).parent:
+        return "the benchmark's own loop"
     return "stdlib: " + Path(file).name
 
 
