@@ -217,6 +217,51 @@ def _draw_tuned(
     return best, least
 
 
+def _exits(flow: Flow) -> frozenset[tuple[str, str]]:
+    """Ways out: ``(event, final state)`` pairs taken from a state the flow starts in and two more."""
+    final, starts = flow.terminal_states, {start.target for start in flow.starts}
+    sources: dict[tuple[str, str], set[str | None]] = {}
+    for transition in flow.transitions:
+        if transition.target in final:
+            sources.setdefault((transition.event, transition.target), set()).add(transition.source)
+    return frozenset(pair for pair, found in sources.items() if len(found) >= 3 and found & starts)
+
+
+def _draw_tuned_actor(
+    draw: st.DrawFn,
+    flow: Flow,
+    branch: Transition,
+    payload: Payload,
+    *,
+    data: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> tuple[Actor, int]:
+    """Another actor holding one of the branch's roles, when one lets fewer guards fail.
+
+    Some guards read who acts (a complaint is handled by the participants of its current level,
+    a subset of the event's roles): after the payload is tuned, the actors holding one role of
+    the branch each are tried, from a drawn one on, and the first that lets fewer guards fail
+    is taken. Returns the actor and how many reasons are left.
+    """
+
+    def score(who: Actor) -> int:
+        verdict = judge_branch(
+            flow, branch, data=data, payload=payload, actor=who, now=now, instance_id="tuning"
+        )
+        missing = sum(1 for name in branch.requires if payload.get(name) in (None, ""))
+        return verdict.count + missing
+
+    least = score(actor)
+    single = [Actor(f"{role}-1", roles={role}) for role in sorted(branch.roles)]
+    first = draw(st.integers(0, len(single) - 1)) if len(single) > 1 else 0
+    for other in single[first:] + single[:first]:
+        found = score(other)
+        if found < least:
+            return other, found
+    return actor, least
+
+
 def _anyone_pool(pool: tuple[str, ...]) -> list[Actor]:
     """Actors with no role, one role, or two (the pool's roles, unknown ones included)."""
     found = [Actor("staff-0")]
@@ -319,7 +364,11 @@ def draw_command(
 ) -> Command:
     """:func:`commands` as a function of a draw, for composite strategies that build many.
 
-    A likely command tries branches into states not in ``visited`` first, half of the time.
+    A likely command tries branches into states not in ``visited`` first (final states last
+    among them), half of the time, and ways out from almost anywhere (a withdrawal, a
+    cancellation) into a state already visited after every other branch; when a guard still
+    fails, another actor holding one of the branch's roles may be taken (guards that read who
+    acts).
     """
     moment = now
     declared = tuple(flow.events_from(state))
@@ -329,13 +378,24 @@ def draw_command(
         # tuned payload satisfies is taken (else the last), so deep states are reached.
         choices = [(event, branch) for event in declared for branch in flow.branches(state, event)]
         order = draw(st.permutations(range(len(choices))))
+        final, exits = flow.terminal_states, _exits(flow)
         if len(visited) > 0 and draw(st.booleans()):
-            order = sorted(order, key=lambda index: choices[index][1].target in visited)
+            # New states first, final ones last among them: a final state ends the instance.
+            order = sorted(
+                order, key=lambda n: (choices[n][1].target in visited, choices[n][1].target in final)
+            )
+        # A way out from almost anywhere (withdraw, cancel) whose state was seen goes last: taken
+        # again and again, it ends most instances before they reach the deep states.
+        order = sorted(
+            order,
+            key=lambda n: (choices[n][0], choices[n][1].target) in exits and choices[n][1].target in visited,
+        )
         order = order[:3]
         for position, index in enumerate(order):
             event, branch = choices[index]
             allowed = tuple(sorted(branch.roles))
-            actor = draw(_outsiders(allowed, pool) if draw(_OUTSIDER) else _holders(allowed, pool))
+            outsider = draw(_OUTSIDER)
+            actor = draw(_outsiders(allowed, pool) if outsider else _holders(allowed, pool))
             known = tuple((examples or {}).get(event, ()))
             if len(known) > 0 and draw(_EXAMPLE_FIRST):
                 payload = _example(draw(st.sampled_from(known)), moment)
@@ -346,6 +406,10 @@ def draw_command(
             payload, left = _draw_tuned(
                 draw, flow, branch, payload, data=data, actor=actor, now=moment, hints=hints
             )
+            if left > 0 and not outsider:
+                actor, left = _draw_tuned_actor(
+                    draw, flow, branch, payload, data=data, actor=actor, now=moment
+                )
             if left == 0 or position == len(order) - 1:
                 break
         return Command(event=event, actor=actor, payload=payload)
