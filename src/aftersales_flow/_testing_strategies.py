@@ -214,6 +214,8 @@ def _draw_tuned(
                 found = score(trial)
                 if found < least:
                     best, least = trial, found
+                    if least == 0:
+                        return best, least
     return best, least
 
 
