@@ -508,20 +508,6 @@ def test_the_machine_is_named_after_the_flow(car: af.FlowSet) -> None:
     assert flow_machine(car, "courtesy_car").__name__ == "CourtesyCarMachine"
 
 
-def test_the_brand_example_runs() -> None:
-    """``python examples/brand_property_test.py`` property-tests Baoya's overlays and exits 0."""
-    done = subprocess.run(
-        [sys.executable, "examples/brand_property_test.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "baoya" in done.stdout
-
-
 def test_the_judge_reads_a_stored_trail_as_json(car_engine: af.Engine, clock: SimulatedClock) -> None:
     """The judge's model data is plain JSON, as the store gives it back."""
     lifecycle(car_engine, clock)
