@@ -107,3 +107,12 @@ def test_a_checkpoint_round_trips_through_json(filed: tuple[af.Engine, Path]) ->
     again = Checkpoint.from_json(checkpoint.to_json())
     assert again == checkpoint
     assert engine.verify(again, secret=SECRET).ok
+
+
+def test_a_chain_cut_to_one_row_says_one_audit_row(filed: tuple[af.Engine, Path]) -> None:
+    """The truncation message counts rows in plain words: '1 audit row', not '1 audit rows'."""
+    engine, path = filed
+    checkpoint = engine.checkpoint(SECRET)
+    tamper(path, "DELETE FROM events WHERE instance_id = 'RO-2' AND position = 1")
+    (problem,) = engine.verify(checkpoint, secret=SECRET).problems
+    assert "the chain has 1 audit row but the checkpoint sealed 2" in problem.message

@@ -14,6 +14,10 @@ from aftersales_flow.store import Head, Row, Store
 from aftersales_flow.values import VerifyProblem, VerifyReport
 
 
+def _rows(count: int) -> str:
+    return f"{count} audit row" if count == 1 else f"{count} audit rows"
+
+
 class _ChainCheck:
     """Walks one instance's rows in chain order and notes what is wrong."""
 
@@ -96,7 +100,7 @@ class _ChainCheck:
         if self.expected is not None and self.expected_position < self.expected[0]:
             self.problem(
                 "checkpoint",
-                f"the chain has {self.expected_position} audit rows but the checkpoint sealed "
+                f"the chain has {_rows(self.expected_position)} but the checkpoint sealed "
                 f"{self.expected[0]} (rows were cut off its end)",
                 None,
             )
@@ -172,7 +176,7 @@ def _missing(
             VerifyProblem(
                 instance_id=instance_id,
                 kind="checkpoint",
-                message=f"the checkpoint records {count} audit rows for this instance, but it has none now "
+                message=f"the checkpoint records {_rows(count)} for this instance, but it has none now "
                 "(the instance was deleted)",
             )
         )
