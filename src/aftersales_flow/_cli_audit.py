@@ -92,37 +92,30 @@ def differences(engine: Engine, instance_id: str) -> list[str]:
 
 
 def event_data(event: AuditEvent) -> dict[str, Any]:
-    """One audit event as ``history --json`` prints it."""
-    return {
-        "seq": event.seq,
-        "instance_id": event.instance_id,
-        "flow": event.flow,
-        "position": event.position,
-        "version": event.version,
-        "event": event.event,
-        "from": event.source,
-        "to": event.target,
-        "accepted": event.accepted,
-        "actor": event.actor.id,
-        "at": event.at.isoformat(),
-        "reasons": [r.to_dict() for r in event.reasons],
-    }
+    """One audit event as ``history --json`` prints it: a step's fields and its chain position."""
+    return _move_data(event, position=event.position)
 
 
 def step_data(step: Step) -> dict[str, Any]:
     """One step as ``tick --json`` prints it."""
+    return _move_data(step)
+
+
+def _move_data(move: Step | AuditEvent, **extra: Any) -> dict[str, Any]:
+    """What a step and an audit event both say, in the order the JSON output gives it."""
     return {
-        "seq": step.seq,
-        "instance_id": step.instance_id,
-        "flow": step.flow,
-        "version": step.version,
-        "event": step.event,
-        "from": step.source,
-        "to": step.target,
-        "accepted": step.accepted,
-        "actor": step.actor.id,
-        "at": step.at.isoformat(),
-        "reasons": [r.to_dict() for r in step.reasons],
+        "seq": move.seq,
+        "instance_id": move.instance_id,
+        "flow": move.flow,
+        **extra,
+        "version": move.version,
+        "event": move.event,
+        "from": move.source,
+        "to": move.target,
+        "accepted": move.accepted,
+        "actor": move.actor.id,
+        "at": move.at.isoformat(),
+        "reasons": [r.to_dict() for r in move.reasons],
     }
 
 

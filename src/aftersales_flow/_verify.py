@@ -10,6 +10,7 @@ from typing import Any
 from aftersales_flow._build import content_hash
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, row_hash
 from aftersales_flow.errors import StoreError
+from aftersales_flow.links import LINK_CHANNEL, link_channel
 from aftersales_flow.store import Head, Row, Store
 from aftersales_flow.values import VerifyProblem, VerifyReport
 
@@ -274,7 +275,7 @@ def _link_problems(store: Any) -> list[VerifyProblem]:
         wrong = []
         if c_id is None:
             wrong.append(f"no audit row {child_seq} exists")
-        elif c_id != child_id or c_channel != f"link:{parent_id}":
+        elif c_id != child_id or c_channel != link_channel(parent_id):
             wrong.append(f"audit row {child_seq} is not {parent_id}'s link into {child_id}")
         if p_id != parent_id or not p_ok:
             wrong.append(f"audit row {parent_seq} is not an accepted event of {parent_id}")
@@ -298,8 +299,8 @@ def _link_problems(store: Any) -> list[VerifyProblem]:
             VerifyProblem(
                 instance_id=instance_id,
                 kind="link",
-                message=f"the row was written by a link from {channel.removeprefix('link:')} but no link "
-                "row names it (the link row was deleted)",
+                message=f"the row was written by a link from {channel.removeprefix(LINK_CHANNEL)} but "
+                "no link row names it (the link row was deleted)",
                 seq=seq,
                 event=event,
             )

@@ -27,7 +27,7 @@ from aftersales_flow._plan import BranchPlan, FlowPlan, PlanCache
 from aftersales_flow._time import Clock, format_timestamp, parse_timestamp, system_clock
 from aftersales_flow._verify import verify_store
 from aftersales_flow.checkpoint import Checkpoint
-from aftersales_flow.links import Link
+from aftersales_flow.links import Link, link_channel
 from aftersales_flow.model import Flow, FlowSet, Transition, thaw
 from aftersales_flow.rules._expr import Guard, describe, evaluate, rule_errors
 from aftersales_flow.rules._local import to_local
@@ -679,7 +679,10 @@ class Engine:
             payload=command.payload,
         )
         actor = Actor(
-            "system", roles={"system"}, on_behalf_of=command.actor.id, channel=f"link:{command.instance_id}"
+            "system",
+            roles={"system"},
+            on_behalf_of=command.actor.id,
+            channel=link_channel(command.instance_id),
         )
         child = self._checked(child_id, link.event, actor, payload, None, None)
         if link.kind == "start":

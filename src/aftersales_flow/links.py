@@ -30,6 +30,18 @@ from aftersales_flow._frozen import freeze, thaw
 from aftersales_flow.rules._expr import Guard
 from aftersales_flow.rules._registry import MISSING, get_path
 
+LINK_CHANNEL = "link:"
+"""The channel prefix of the ``system`` actor a link acts as: ``link:<parent instance id>``.
+
+The engine writes it on every row a link writes; verification finds those rows by it.
+"""
+
+
+def link_channel(parent_id: str) -> str:
+    """The channel of the actor a link from ``parent_id`` acts as."""
+    return LINK_CHANNEL + parent_id
+
+
 _ID = re.compile(r"\{(id|version|flow)\}")
 LINK_KEYS = {
     "flow": "the linked flow's name",

@@ -25,6 +25,7 @@ from aftersales_flow._build import canonical_json
 from aftersales_flow._chain import CHAINED_COLUMNS, GENESIS, encode_values
 from aftersales_flow._time import format_timestamp, parse_timestamp, system_clock
 from aftersales_flow.errors import StoreBusy, StoreCorrupt, StoreError
+from aftersales_flow.links import LINK_CHANNEL
 from aftersales_flow.model import Flow, thaw
 from aftersales_flow.states.deadline import Deadline
 from aftersales_flow.store import Head, Row
@@ -128,6 +129,10 @@ def _head_of(found: Sequence[Any]) -> Head:
 
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_ROW_COLUMNS, values, strict=True))
+
+
+_LINKED_ROWS = f"actor_id = 'system' AND channel LIKE '{LINK_CHANNEL}%'"
+"""The audit rows a link wrote (see :data:`aftersales_flow.links.LINK_CHANNEL`)."""
 
 
 def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
@@ -495,9 +500,7 @@ class SQLiteStore:
             not_null={"parent_id", "child_id", "kind"},
         )
         # The rows links wrote, few among many: verify() matches them with the links table.
-        self._conn.execute(
-            "CREATE INDEX events_linked ON events (seq) WHERE actor_id = 'system' AND channel LIKE 'link:%'"
-        )
+        self._conn.execute(f"CREATE INDEX events_linked ON events (seq) WHERE {_LINKED_ROWS}")
         db.table("links").create_index(["parent_id"])
         db.table("links").create_index(["child_id"])
         for table in _APPEND_ONLY:
@@ -737,8 +740,7 @@ class SQLiteStore:
         the few of them apart from the many other rows.
         """
         return self._read(
-            "SELECT seq, instance_id, event, channel FROM events "
-            "WHERE actor_id = 'system' AND channel LIKE 'link:%' ORDER BY seq"
+            f"SELECT seq, instance_id, event, channel FROM events WHERE {_LINKED_ROWS} ORDER BY seq"
         )
 
     def chain_heads(self) -> Iterator[tuple[str, int, str]]:
