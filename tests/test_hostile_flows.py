@@ -560,7 +560,7 @@ HURTFUL: dict[str, bytes] = {
 
 
 FOUND: dict[str, bytes] = {
-    # Each is a bug found by the generated tests above: today each raises another exception.
+    # Each was a bug found by the generated tests above (another exception than a located error).
     "a version of 5000 digits": edited("version: 1", "version: " + "1" * 5000),
     "a parameter of 5000 digits": edited("wait: 1d", "wait: " + "9" * 5000),
     "a transition whose event is a list": edited("event: finish", "event: [finish]"),

@@ -58,7 +58,7 @@ def _implicit_tag(text: str) -> str:
     for tag, pattern in _IMPLICIT.get(text[:1], ()):
         if pattern.match(text):
             return str(tag)
-    return "tag:yaml.org,2002:str"
+    return _STR
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type,unused-ignore]
